@@ -1,0 +1,19 @@
+"""Errors raised by the party-side code, all under :class:`mpc.errors.CrpError`."""
+
+from mpc.errors import CrpError
+
+
+class ConfigError(CrpError):
+    """A configuration file (schema, node, federation, policy) is invalid."""
+
+
+class DataError(CrpError):
+    """A partner's data file does not match its declared schema."""
+
+
+class RequestError(CrpError):
+    """A table request is malformed or refers to columns that do not exist."""
+
+
+class PolicyRefusal(CrpError):
+    """A node refuses a request because its own policy forbids it."""

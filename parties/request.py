@@ -1,0 +1,515 @@
+"""Table requests: what the coordinator asks the federation to compute.
+
+A request is a TOML file. It names the population (one or more partners that share
+a schema, and a filter on their own columns), the row dimensions, the measures
+(conditions counted per cell) and the disclosure rules. See the README for the full
+format; a short example::
+
+    name = "pathways_by_quintile"
+    title = "Grade-9 cohorts 2015-2019 by income quintile"
+
+    [population]
+    partners = ["board_a", "board_b"]
+    where = "2015 <= grade9_year <= 2019"
+
+    [[rows]]
+    column = "grade9_year"
+    label = "Grade-9 cohort"
+
+    [[rows]]
+    column = "income_quintile"
+
+    [[measures]]
+    name = "ossd"
+    label = "Earned an OSSD"
+    when = "ossd_year != null"
+
+    [[measures]]
+    name = "college_direct"
+    label = "Entered college within a year of the diploma"
+    when = "exists(college, 0 <= entry_year - ossd_year <= 1)"
+
+    [disclosure]
+    min_cell_size = 10
+
+Students listed by several population partners are counted once. Each population
+column of such a student takes its value from the first partner in
+``population.partners`` whose record has a non-null value for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from parties.errors import RequestError
+from parties.expressions import POPULATION, ColumnRef, Expr, Scope, parse_condition
+from parties.schema import Column, Schema
+
+MAX_CELLS = 5000
+MAX_MEASURES = 64
+DEFAULT_MIN_CELL_SIZE = 10
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED_NAMES = frozenset(
+    {"students", "null", "true", "false", "exists", "population"}
+)
+
+
+@dataclass(frozen=True)
+class Level:
+    """One row category of a dimension.
+
+    ``kind`` is ``value`` (the column's value is in ``values``), ``missing`` (the
+    value is null) or ``absent`` (the student has no record at that partner).
+    """
+
+    label: str
+    values: frozenset[Any]
+    kind: str = "value"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A row dimension: a column with its public list of levels."""
+
+    ref: ColumnRef
+    label: str
+    levels: tuple[Level, ...]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A named condition; each cell counts the students for whom it holds."""
+
+    name: str
+    label: str
+    when: Expr
+    text: str
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """Disclosure rules applied inside the MPC before anything is released."""
+
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who is counted: the students with a record at one of ``partners`` that passes
+    ``where``."""
+
+    partners: tuple[str, ...]
+    schema: Schema
+    where: Expr | None
+    where_text: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated table request."""
+
+    name: str
+    title: str
+    description: str
+    population: Population
+    dimensions: tuple[Dimension, ...]
+    measures: tuple[Measure, ...]
+    disclosure: Disclosure
+    raw: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the request's canonical form, compared at session start."""
+        return request_digest(self.raw)
+
+    def cells(self) -> list[tuple[Level, ...]]:
+        """All row cells in order: the product of the dimensions' levels."""
+        return list(itertools.product(*(dim.levels for dim in self.dimensions)))
+
+    def partners_used(self) -> tuple[str, ...]:
+        """Partners whose records the request reads (population first)."""
+        from parties.expressions import Exists, atoms
+
+        used = list(self.population.partners)
+        for dim in self.dimensions:
+            if dim.ref.partner is not None and dim.ref.partner not in used:
+                used.append(dim.ref.partner)
+        for measure in self.measures:
+            for atom in atoms(measure.when):
+                if isinstance(atom, Exists) and atom.partner not in used:
+                    used.append(atom.partner)
+        return tuple(used)
+
+
+def request_digest(raw: dict[str, Any]) -> str:
+    """Digest of a parsed request TOML, independent of spacing, comments and order."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def load_request(path: str | Path, schemas: dict[str, Schema]) -> Request:
+    """Read and validate a request file against the partners' schemas."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RequestError(f"Request file {str(path)!r} does not exist.") from None
+    return parse_request_text(text, schemas, source=str(path))
+
+
+def parse_request_text(
+    text: str, schemas: dict[str, Schema], *, source: str = "request"
+) -> Request:
+    """Parse request TOML text."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RequestError(f"{source} is not valid TOML: {exc}.") from exc
+    return parse_request(raw, schemas, source=source)
+
+
+def parse_request(
+    raw: dict[str, Any], schemas: dict[str, Schema], *, source: str = "request"
+) -> Request:
+    """Validate a parsed request against ``schemas`` (partner name -> schema)."""
+    allowed = {"name", "title", "description", "population", "rows", "measures"}
+    allowed |= {"disclosure"}
+    _no_unknown(raw, allowed, source)
+
+    name = raw.get("name", "table")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RequestError(
+            f"{source}: name = {name!r} must be a short identifier such as "
+            "'pathways_by_quintile'."
+        )
+    title = str(raw.get("title", name))
+    description = str(raw.get("description", ""))
+
+    population = _population(raw.get("population"), schemas, source)
+    dimensions = tuple(
+        _dimension(spec, i, population, schemas, source)
+        for i, spec in enumerate(_list_of_tables(raw.get("rows", []), "rows", source))
+    )
+    measures = _measures(raw.get("measures", []), population, schemas, source)
+    disclosure = _disclosure(raw.get("disclosure", {}), source)
+
+    headers = [dim.label for dim in dimensions]
+    headers += ["students", "Students"] + [m.name for m in measures]
+    duplicates = sorted({h for h in headers if headers.count(h) > 1})
+    if duplicates:
+        raise RequestError(
+            f"{source}: the row labels {duplicates} are used twice (by two dimensions, "
+            "or by a dimension and a measure or 'students'); give each a distinct "
+            "label."
+        )
+
+    cell_count = 1
+    for dim in dimensions:
+        cell_count *= len(dim.levels)
+    if cell_count > MAX_CELLS:
+        raise RequestError(
+            f"{source}: the rows make {cell_count} cells; at most {MAX_CELLS} are "
+            "allowed, so drop a dimension or use bins."
+        )
+
+    return Request(
+        name=name,
+        title=title,
+        description=description,
+        population=population,
+        dimensions=dimensions,
+        measures=measures,
+        disclosure=disclosure,
+        raw=raw,
+    )
+
+
+def _no_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise RequestError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed keys are "
+            f"{', '.join(sorted(allowed))}."
+        )
+
+
+def _list_of_tables(value: Any, key: str, source: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise RequestError(f"{source}: '{key}' must be written as [[{key}]] tables.")
+    return value
+
+
+def _population(spec: Any, schemas: dict[str, Schema], source: str) -> Population:
+    where = f"{source}: [population]"
+    if not isinstance(spec, dict):
+        raise RequestError(f"{where} is required, with partners = [...].")
+    _no_unknown(spec, {"partners", "where"}, where)
+    partners = spec.get("partners")
+    if (
+        not isinstance(partners, list)
+        or not partners
+        or not all(isinstance(p, str) for p in partners)
+    ):
+        raise RequestError(f"{where}: partners must be a non-empty list of names.")
+    if len(set(partners)) != len(partners):
+        raise RequestError(f"{where}: a partner is listed twice in partners.")
+    for partner in partners:
+        if partner not in schemas:
+            known = ", ".join(sorted(schemas)) or "(none)"
+            raise RequestError(
+                f"{where}: partner {partner!r} holds no records in this federation; "
+                f"partners with records are: {known}."
+            )
+    first = schemas[partners[0]]
+    for partner in partners[1:]:
+        if _shape(schemas[partner]) != _shape(first):
+            raise RequestError(
+                f"{where}: partners {partners[0]!r} and {partner!r} have different "
+                "schemas; a population may only combine partners with the same "
+                "columns, records_per_student and record_order."
+            )
+
+    where_text = spec.get("where", "")
+    condition: Expr | None = None
+    if where_text:
+        scope = Scope(
+            schemas=schemas, population=first, measures={}, allow_exists=False
+        )
+        condition = parse_condition(where_text, scope, where=f"{where} where")
+    return Population(tuple(partners), first, condition, str(where_text))
+
+
+def _shape(schema: Schema) -> tuple[Any, ...]:
+    """What population partners must share: columns and record rules."""
+    raw = schema.to_dict()
+    return (
+        json.dumps(raw["columns"], sort_keys=True),
+        raw["records_per_student"],
+        tuple(raw["record_order"]),
+    )
+
+
+def _dimension(
+    spec: dict[str, Any],
+    index: int,
+    population: Population,
+    schemas: dict[str, Schema],
+    source: str,
+) -> Dimension:
+    where = f"{source}: rows[{index}]"
+    _no_unknown(
+        spec,
+        {
+            "column",
+            "label",
+            "bins",
+            "labels",
+            "groups",
+            "missing_label",
+            "absent_label",
+        },
+        where,
+    )
+    text = spec.get("column")
+    if not isinstance(text, str) or not text:
+        raise RequestError(f"{where}: 'column' is required, e.g. 'income_quintile'.")
+
+    # Resolve the column: population column, population.x, or partner.x.
+    if "." in text:
+        owner, col_name = text.split(".", 1)
+    else:
+        owner, col_name = POPULATION, text
+    if owner == POPULATION:
+        ref = ColumnRef(None, col_name)
+        column = population.schema.column(col_name, where=where)
+    else:
+        if owner not in schemas:
+            raise RequestError(
+                f"{where}: partner {owner!r} in column {text!r} holds no records."
+            )
+        if owner in population.partners:
+            raise RequestError(
+                f"{where}: use the population column {col_name!r} directly instead "
+                f"of {text!r}."
+            )
+        ref = ColumnRef(owner, col_name)
+        column = schemas[owner].column(col_name, where=where)
+
+    label = str(spec.get("label", column.label or col_name))
+    levels = list(_value_levels(spec, column, where))
+    null_possible = column.nullable
+    if ref.partner is None and population.where is not None:
+        # Drop the levels that the population filter rules out, so that a table of
+        # cohorts 2015-2019 does not list empty rows for 2012-2014.
+        allowed, null_allowed = _filter_allows(population.where, col_name)
+        if allowed is not None:
+            levels = [level for level in levels if level.values & allowed]
+        null_possible = null_possible and null_allowed
+    if null_possible:
+        missing_label = str(spec.get("missing_label", "(missing)"))
+        levels.append(Level(missing_label, frozenset(), "missing"))
+    if ref.partner is not None:
+        absent = str(spec.get("absent_label", f"(no {ref.partner} record)"))
+        levels.append(Level(absent, frozenset(), "absent"))
+    if not levels:
+        raise RequestError(
+            f"{where}: no value of {text!r} can occur in this population (the "
+            "filter rules them all out); drop the dimension or widen the filter."
+        )
+    labels = [level.label for level in levels]
+    if len(set(labels)) != len(labels):
+        raise RequestError(f"{where}: two levels share a label; labels must differ.")
+    return Dimension(ref, label, tuple(levels))
+
+
+def _filter_allows(expr: Expr, column: str) -> tuple[frozenset[Any] | None, bool]:
+    """Values of a population column that a filter still allows, and whether null is.
+
+    Only top-level conjunctions are looked at; anything else allows everything.
+    """
+    from parties.expressions import And, InSet, IsNull
+
+    if isinstance(expr, InSet) and expr.ref.column == column:
+        return expr.values, False
+    if isinstance(expr, IsNull) and expr.ref.column == column:
+        return (frozenset(), True) if not expr.negate else (None, False)
+    if isinstance(expr, And):
+        allowed: frozenset[Any] | None = None
+        null_allowed = True
+        for item in expr.items:
+            values, nulls = _filter_allows(item, column)
+            if values is not None:
+                allowed = values if allowed is None else allowed & values
+            null_allowed = null_allowed and nulls
+        return allowed, null_allowed
+    return None, True
+
+
+def _value_levels(spec: dict[str, Any], column: Column, where: str) -> list[Level]:
+    bins, groups = spec.get("bins"), spec.get("groups")
+    if bins is not None and groups is not None:
+        raise RequestError(f"{where}: use either 'bins' or 'groups', not both.")
+
+    if bins is not None:
+        if column.kind != "integer":
+            raise RequestError(f"{where}: 'bins' needs an integer column.")
+        if (
+            not isinstance(bins, list)
+            or not bins
+            or not all(isinstance(b, int) and not isinstance(b, bool) for b in bins)
+        ):
+            raise RequestError(
+                f"{where}: bins must be a list of lower bounds, e.g. [0, 8, 16]."
+            )
+        if sorted(set(bins)) != bins:
+            raise RequestError(f"{where}: bins must be increasing, e.g. [0, 8, 16].")
+        low, high = column.minimum, column.maximum
+        if (
+            low is None
+            or high is None
+            or bins[0] > low
+            or bins[-1] > high
+            or (len(bins) > 1 and bins[1] <= low)
+        ):
+            raise RequestError(
+                f"{where}: bins {bins} must start at or below {low}, and every "
+                f"later bound must lie in {low + 1 if low is not None else ''}.."
+                f"{high}, so that no bin is empty."
+            )
+        bounds = [*bins[1:], high + 1]
+        ranges = [(max(a, low), b - 1) for a, b in zip(bins, bounds, strict=True)]
+        names = spec.get("labels")
+        if names is not None and (
+            not isinstance(names, list) or len(names) != len(ranges)
+        ):
+            raise RequestError(f"{where}: give one label per bin in 'labels'.")
+        levels = []
+        for i, (a, b) in enumerate(ranges):
+            text = names[i] if names else (str(a) if a == b else f"{a}-{b}")
+            levels.append(Level(str(text), frozenset(range(a, b + 1))))
+        return levels
+
+    if groups is not None:
+        if column.kind != "category" or not isinstance(groups, dict) or not groups:
+            raise RequestError(
+                f"{where}: 'groups' needs a category column and a table such as "
+                '{ "Applied or LDCC" = ["applied", "locally_developed"] }.'
+            )
+        seen: set[str] = set()
+        levels = []
+        for text, members in groups.items():
+            if not isinstance(members, list) or not members:
+                raise RequestError(f"{where}: group {text!r} must list values.")
+            for member in members:
+                if str(member) not in column.values:
+                    raise RequestError(
+                        f"{where}: group {text!r} lists {member!r}, which is not a "
+                        f"value of {column.name!r}."
+                    )
+                if str(member) in seen:
+                    raise RequestError(f"{where}: value {member!r} is in two groups.")
+                seen.add(str(member))
+            levels.append(Level(str(text), frozenset(str(m) for m in members)))
+        missing = [v for v in column.values if v not in seen]
+        if missing:
+            raise RequestError(
+                f"{where}: values {', '.join(map(repr, missing))} are in no group; "
+                "every value must belong to one."
+            )
+        return levels
+
+    if spec.get("labels") is not None:
+        raise RequestError(f"{where}: 'labels' is only used together with 'bins'.")
+    if column.kind == "boolean":
+        return [Level("Yes", frozenset({True})), Level("No", frozenset({False}))]
+    return [Level(str(value), frozenset({value})) for value in column.domain]
+
+
+def _measures(
+    specs: Any, population: Population, schemas: dict[str, Schema], source: str
+) -> tuple[Measure, ...]:
+    specs = _list_of_tables(specs, "measures", source)
+    if len(specs) > MAX_MEASURES:
+        raise RequestError(f"{source}: at most {MAX_MEASURES} measures per request.")
+    defined: dict[str, Expr] = {}
+    measures = []
+    for i, spec in enumerate(specs):
+        where = f"{source}: measures[{i}]"
+        _no_unknown(spec, {"name", "label", "when"}, where)
+        name = spec.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise RequestError(f"{where}: name must be an identifier such as 'ossd'.")
+        if name in defined:
+            raise RequestError(f"{where}: measure name {name!r} is used twice.")
+        if name in population.schema.columns or name in RESERVED_NAMES:
+            raise RequestError(
+                f"{where}: measure name {name!r} is also a column or reserved word; "
+                "choose another name."
+            )
+        text = spec.get("when")
+        scope = Scope(schemas=schemas, population=population.schema, measures=defined)
+        expr = parse_condition(text, scope, where=f"{where} ({name})")
+        defined[name] = expr
+        measures.append(Measure(name, str(spec.get("label", name)), expr, str(text)))
+    return tuple(measures)
+
+
+def _disclosure(spec: Any, source: str) -> Disclosure:
+    where = f"{source}: [disclosure]"
+    if not isinstance(spec, dict):
+        raise RequestError(f"{where} must be a table.")
+    _no_unknown(spec, {"min_cell_size"}, where)
+    size = spec.get("min_cell_size", DEFAULT_MIN_CELL_SIZE)
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 1000:
+        raise RequestError(
+            f"{where}: min_cell_size = {size!r} must be a whole number from 1 to 1000."
+        )
+    return Disclosure(min_cell_size=size)

@@ -1,0 +1,157 @@
+"""The process that runs one MPC session for one party.
+
+A fresh process per session gives each session a fresh MPyC runtime, its own
+event loop, a hard deadline and a clean release of its port when it ends, however
+it ends. The parent (a node, or the local launcher) writes a JSON spec and runs::
+
+    python -m parties.session SPEC.json
+
+The spec names the party, the addresses of all parties, the request text, and
+either this partner's data file (loaded and encoded here) or rows the parent has
+already encoded (``input``, an ``.npz`` file). The process writes its output
+shares to ``output`` and prints one line ``PHASE <name>`` per phase on standard
+output, which the parent turns into progress. Exit status 0 means success; 3 an
+aborted session; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mpc.engine import PartyRows, SessionResult, run_blocking, run_session
+from mpc.errors import CrpError, SessionAborted
+from mpc.runtime import PeerAddress, create_runtime
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_rows(spec: dict[str, Any]) -> tuple[Any, PartyRows]:
+    """Load the request and this party's rows as the spec says."""
+    from parties.data import describe_report, load_partner_data
+    from parties.encode import party_rows
+    from parties.federation import load_federation
+    from parties.plan import compile_plan
+    from parties.request import parse_request_text
+
+    federation = load_federation(spec["federation"])
+    schemas = federation.schemas()
+    request = parse_request_text(spec["request_text"], schemas, source="request")
+    plan = compile_plan(
+        request, schemas, pad_to_multiple=int(spec.get("pad_to_multiple", 0))
+    )
+    node = federation.nodes[spec["party"]]
+
+    if spec.get("input"):
+        with np.load(spec["input"], allow_pickle=False) as data:
+            rows = PartyRows(keys=data["keys"], rows=data["rows"])
+        return plan, rows
+    if spec.get("data") and node.schema is not None:
+        loaded = load_partner_data(spec["data"], node.schema)
+        logger.info("Loaded own records: %s", describe_report(loaded.report))
+        return plan, party_rows(plan, node.name, loaded.frame)
+    return plan, party_rows(plan, None, None)
+
+
+def write_result(path: str | Path, result: SessionResult, digest: str) -> None:
+    """Write this party's output shares and costs as JSON."""
+    payload = {
+        "party": result.party,
+        "digest": digest,
+        "released": [[int(v) for v in row] for row in result.released],
+        "suppressed": [[int(v) for v in row] for row in result.suppressed],
+        "row_counts": result.row_counts,
+        "histogram": {str(k): v for k, v in result.histogram.items()},
+        "phases": [p.as_dict() for p in result.phases],
+    }
+    Path(path).write_text(json.dumps(payload), encoding="utf-8")
+
+
+def write_transcript(path: str | Path, result: SessionResult) -> None:
+    """Write what this party saw in the clear (tests only)."""
+    entries = []
+    for kind, value in result.transcript.entries:
+        if isinstance(value, np.ndarray):
+            if value.dtype == object:
+                value = [str(int(v)) for v in value.reshape(-1)]
+            else:
+                value = (
+                    value.reshape(len(value), -1).tolist()
+                    if value.ndim > 1
+                    else value.tolist()
+                )
+        elif isinstance(value, bytes):
+            value = value.hex()
+        entries.append({"kind": kind, "value": value})
+    Path(path).write_text(json.dumps(entries), encoding="utf-8")
+
+
+def run(spec: dict[str, Any]) -> int:
+    """Run the session the spec describes; returns the exit status."""
+    started = time.perf_counter()
+    party = int(spec["party"])
+    addresses = [PeerAddress(host, int(port)) for host, port in spec["addresses"]]
+
+    def progress(phase: str) -> None:
+        print(f"PHASE {phase}", flush=True)
+
+    try:
+        progress("preparing")
+        plan, rows = prepare_rows(spec)
+        tls = None
+        if spec.get("tls"):
+            from parties.tls import session_tls
+
+            tls = session_tls(spec["tls"], [n for n in spec["node_names"]])
+        runtime = create_runtime(party, addresses, spec.get("threshold"))
+        result = run_blocking(
+            run_session(
+                runtime,
+                plan.session,
+                rows,
+                tls=tls,
+                connect_timeout=float(spec.get("connect_timeout", 15)),
+                step_timeout=float(spec.get("step_timeout", 120)),
+                record_transcript=bool(spec.get("transcript")),
+                progress=progress,
+            ),
+            runtime,
+        )
+        write_result(spec["output"], result, plan.session.digest())
+        if spec.get("transcript"):
+            write_transcript(spec["transcript"], result)
+        progress("done")
+        logger.info("Session finished in %.1f s.", time.perf_counter() - started)
+        return 0
+    except SessionAborted as exc:
+        logger.error("Session aborted: %s", exc)
+        print(f"ABORTED {exc}", flush=True)
+        return 3
+    except CrpError as exc:
+        logger.error("%s", exc)
+        print(f"ERROR {exc}", flush=True)
+        return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m parties.session SPEC.json", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    from parties.logs import configure_logging
+
+    configure_logging(
+        spec.get("node", f"party{spec['party']}"), spec.get("log_level", "INFO")
+    )
+    return run(spec)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The released table: what the coordinator receives, prints and writes.
+
+Both the MPC run (after the coordinator reconstructs the output shares) and the
+plaintext reference produce a :class:`ReleasedTable`, so tests compare them with
+one equality check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SUPPRESSED_MARK = "x"
+
+
+@dataclass
+class ReleasedTable:
+    """Counts per cell and column, with the suppression pattern.
+
+    ``values[i, j]`` is the released count of cell ``i`` and column ``j``; it is 0
+    wherever ``suppressed[i, j]`` is true, and then carries no information.
+    ``reasons`` maps a suppression rule name to a boolean mask of the cells it
+    removed.
+    """
+
+    name: str
+    title: str
+    dimension_labels: tuple[str, ...]
+    cell_labels: list[tuple[str, ...]]
+    columns: tuple[str, ...]
+    column_labels: tuple[str, ...]
+    values: np.ndarray
+    suppressed: np.ndarray
+    digest: str = ""
+    notes: list[str] = field(default_factory=list)
+    reasons: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.int64)
+        self.suppressed = np.asarray(self.suppressed, dtype=bool)
+        shape = (len(self.cell_labels), len(self.columns))
+        if self.values.shape != shape or self.suppressed.shape != shape:
+            raise ValueError(
+                f"Table {self.name!r} has values of shape {self.values.shape} and a "
+                f"suppression mask of shape {self.suppressed.shape}; both must be "
+                f"{shape} (cells x columns)."
+            )
+
+    def same_release(self, other: ReleasedTable) -> bool:
+        """True when both tables release exactly the same cells and numbers."""
+        return (
+            self.columns == other.columns
+            and self.cell_labels == other.cell_labels
+            and np.array_equal(self.suppressed, other.suppressed)
+            and np.array_equal(
+                np.where(self.suppressed, 0, self.values),
+                np.where(other.suppressed, 0, other.values),
+            )
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per cell: the dimension levels, then one nullable count per column.
+
+        Suppressed counts are ``<NA>``, never 0.
+        """
+        data: dict[str, Any] = {}
+        for d, label in enumerate(self.dimension_labels):
+            data[label] = [cell[d] for cell in self.cell_labels]
+        for j, column in enumerate(self.columns):
+            series = pd.array(self.values[:, j], dtype="Int64")
+            series[self.suppressed[:, j]] = pd.NA
+            data[column] = series
+        if not self.dimension_labels:
+            return pd.DataFrame(data, index=["All"])
+        return pd.DataFrame(data)
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write the table as CSV; suppressed cells are written as ``x``."""
+        path = Path(path)
+        frame = self.to_frame().astype(object)
+        for j, column in enumerate(self.columns):
+            frame.loc[self.suppressed[:, j], column] = SUPPRESSED_MARK
+        frame.to_csv(path, index=not self.dimension_labels)
+        return path
+
+    def render(self, max_rows: int = 200) -> str:
+        """A plain-text rendering for terminals; suppressed cells show as ``x``."""
+        frame = self.to_frame().astype(object)
+        for j, column in enumerate(self.columns):
+            frame.loc[self.suppressed[:, j], column] = SUPPRESSED_MARK
+        headers = {
+            c: lab for c, lab in zip(self.columns, self.column_labels, strict=True)
+        }
+        frame = frame.rename(columns=headers)
+        return frame.to_string(index=not self.dimension_labels, max_rows=max_rows)
