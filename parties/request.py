@@ -343,7 +343,7 @@ def _dimension(
         ref = ColumnRef(owner, col_name)
         column = schemas[owner].column(col_name, where=where)
 
-    label = str(spec.get("label", column.label or col_name))
+    label = str(spec.get("label", col_name))
     levels = list(_value_levels(spec, column, where))
     null_possible = column.nullable
     if ref.partner is None and population.where is not None:

@@ -66,6 +66,7 @@ def reconstruct_table(
         suppressed=suppressed.astype(bool),
         digest=request.digest,
         reasons={"min_cell_size": suppressed.astype(bool)},
+        disclosure={"min_cell_size": request.disclosure.min_cell_size},
     )
 
 

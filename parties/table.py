@@ -23,8 +23,10 @@ class ReleasedTable:
 
     ``values[i, j]`` is the released count of cell ``i`` and column ``j``; it is 0
     wherever ``suppressed[i, j]`` is true, and then carries no information.
-    ``reasons`` maps a suppression rule name to a boolean mask of the cells it
-    removed.
+    ``reasons`` maps a suppression rule name (``min_cell_size``,
+    ``complementary``) to a boolean mask of the cells it removed. ``disclosure``
+    records the rules applied, for example ``{"min_cell_size": 10}``, plus the
+    rounding base or the noise scale when those are used.
     """
 
     name: str
@@ -38,6 +40,7 @@ class ReleasedTable:
     digest: str = ""
     notes: list[str] = field(default_factory=list)
     reasons: dict[str, np.ndarray] = field(default_factory=dict)
+    disclosure: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.int64)
@@ -61,6 +64,15 @@ class ReleasedTable:
                 np.where(other.suppressed, 0, other.values),
             )
         )
+
+    def reason_of(self, cell: int, column: int) -> str | None:
+        """The rule that suppressed a cell, or None if it is released."""
+        if not self.suppressed[cell, column]:
+            return None
+        for rule, mask in self.reasons.items():
+            if mask[cell, column]:
+                return rule
+        return "suppressed"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per cell: the dimension levels, then one nullable count per column.

@@ -1,0 +1,98 @@
+"""The ``crp`` command line.
+
+Subcommands use long, kebab-case options only, and MPyC never sees this
+command line (it is imported later, with a blank one, by :mod:`mpc.runtime`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mpc.errors import CrpError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crp",
+        description="Private pathway tables for a community research partnership.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="write synthetic partner files")
+    synth.add_argument("--out", required=True, type=Path, help="output folder")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--scale", type=float, default=1.0, help="size factor")
+    synth.add_argument("--format", choices=("csv", "parquet"), default="csv")
+
+    run = sub.add_parser(
+        "run", help="run one request with one local process per node (no nodes)"
+    )
+    run.add_argument("--federation", required=True, type=Path)
+    run.add_argument("--table", required=True, type=Path, help="request TOML file")
+    run.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="NODE=FILE",
+        help="a data partner's file (repeat per partner)",
+    )
+    run.add_argument("--out", type=Path, default=Path("crp-output"))
+
+    demo = sub.add_parser("demo", help="synthetic data, six parties, standard tables")
+    demo.add_argument("--out", type=Path, default=Path("demo-output"))
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from parties.logs import configure_logging
+
+    configure_logging("crp", "WARNING")
+    try:
+        if args.command == "synth":
+            from parties.synth import write_synthetic_data
+
+            files = write_synthetic_data(
+                args.out, seed=args.seed, scale=args.scale, fmt=args.format
+            )
+            for name, path in files.items():
+                print(f"{name}: {path}")
+            return 0
+        if args.command == "run":
+            return _run(args)
+        if args.command == "demo":
+            from parties.demo import run_demo
+
+            return run_demo(args.out, scale=args.scale, seed=args.seed)
+    except CrpError as exc:
+        print(f"crp {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from parties.federation import load_federation
+    from parties.local import run_local
+
+    federation = load_federation(args.federation)
+    data = {}
+    for item in args.data:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise CrpError(f"--data {item!r} must look like NODE=FILE.")
+        federation.node(name)
+        data[name] = Path(path)
+    text = args.table.read_text(encoding="utf-8")
+    run = run_local(federation, data, text, args.out / "session")
+    print(run.table.render())
+    path = run.table.to_csv(args.out / f"{run.table.name}.csv")
+    print(f"Written to {path} in {run.wall_seconds:.1f} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
