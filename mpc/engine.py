@@ -148,6 +148,8 @@ async def _phases(
     party, parties, threshold = runtime.pid, len(runtime.parties), runtime.threshold
     messenger = Messenger(runtime, timeout=step_timeout)
     transcript = Transcript(enabled=record_transcript)
+    if record_transcript:
+        _record_mpyc_openings(runtime, transcript)
 
     # Agree on the request and learn the (padded) row counts.
     own = _pad(own, plan.pad_to_multiple)
@@ -255,6 +257,25 @@ async def _phases(
         phases=ctx.phases,
         transcript=transcript,
     )
+
+
+def _record_mpyc_openings(runtime: Any, transcript: Transcript) -> None:
+    """Route every value MPyC opens (inside comparisons) into the transcript."""
+    original = runtime.output
+
+    def recording_output(
+        x: Any, receivers: Any = None, threshold: Any = None, raw: bool = False
+    ) -> Any:
+        result = original(x, receivers, threshold, raw)
+        if isinstance(result, asyncio.Future):
+            result.add_done_callback(
+                lambda done: transcript.opened("mpyc_masked", done.result())
+            )
+        else:
+            transcript.opened("mpyc_masked", result)
+        return result
+
+    runtime.output = recording_output
 
 
 def _pad(own: PartyRows, multiple: int) -> PartyRows:

@@ -33,6 +33,7 @@ field, attributes in GF(2^61 - 1)); all blocks move with the same permutation.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,39 +55,98 @@ class Block:
 
 
 def schedule(parties: int, threshold: int) -> list[tuple[int, ...]]:
+    """See :func:`_schedule`; cached, since every step asks for it."""
+    return list(_schedule(parties, threshold))
+
+
+@functools.lru_cache(maxsize=64)
+def _schedule(parties: int, threshold: int) -> tuple[tuple[int, ...], ...]:
     """Sets of ``threshold + 1`` parties such that every ``threshold``-coalition
     misses at least one set, ordered so that consecutive sets overlap a lot.
 
-    Greedy covering: repeatedly take the set that hides the most coalitions not yet
-    hidden, preferring the largest overlap with the previous set, then the
-    lexicographically smallest; deterministic, so all parties agree.
+    A smallest such family is found by a bounded depth-first search (a covering
+    design: six sets for six parties and threshold two, two for four parties and
+    threshold one), with a greedy fallback for sizes where the search would be
+    long. Deterministic, so that all parties agree.
     """
     if threshold == 0:
         return [(0,)]
     size = threshold + 1
-    coalitions = set(itertools.combinations(range(parties), threshold))
+    coalitions = list(itertools.combinations(range(parties), threshold))
     candidates = list(itertools.combinations(range(parties), size))
+    hides = {c: [s for s in candidates if not set(c) & set(s)] for c in coalitions}
+    if any(not options for options in hides.values()):
+        raise ProtocolError(
+            f"No shuffle schedule exists for {parties} parties and threshold "
+            f"{threshold}."
+        )
+    chosen = _smallest_cover(coalitions, hides) or _greedy_cover(coalitions, candidates)
+    return tuple(_order_by_overlap(chosen))
+
+
+def _smallest_cover(
+    coalitions: list[tuple[int, ...]],
+    hides: dict[tuple[int, ...], list[tuple[int, ...]]],
+    budget: int = 20_000,
+) -> list[tuple[int, ...]] | None:
+    """Fewest sets hiding every coalition, or None if the search runs too long."""
+    steps = 0
+
+    def search(left: list[tuple[int, ...]], picked: list[tuple[int, ...]], limit: int):
+        nonlocal steps
+        if not left:
+            return list(picked)
+        if len(picked) == limit:
+            return None
+        steps += 1
+        if steps > budget:
+            raise TimeoutError
+        first = left[0]
+        for option in hides[first]:
+            rest = [c for c in left if set(c) & set(option)]
+            found = search(rest, [*picked, option], limit)
+            if found is not None:
+                return found
+        return None
+
+    try:
+        for limit in range(1, len(coalitions) + 1):
+            found = search(coalitions, [], limit)
+            if found is not None:
+                return found
+    except TimeoutError:
+        return None
+    return None
+
+
+def _greedy_cover(
+    coalitions: list[tuple[int, ...]], candidates: list[tuple[int, ...]]
+) -> list[tuple[int, ...]]:
+    left = set(coalitions)
     chosen: list[tuple[int, ...]] = []
-    while coalitions:
-        previous = set(chosen[-1]) if chosen else set()
-
-        def score(
-            cand: tuple[int, ...],
-            open_: set[tuple[int, ...]] = coalitions,
-            last: set[int] = previous,
-        ) -> tuple[int, int]:
-            hidden = sum(1 for c in open_ if not set(c) & set(cand))
-            return hidden, len(last & set(cand))
-
-        best = max(candidates, key=lambda c: (score(c), tuple(-x for x in c)))
-        if score(best)[0] == 0:
-            raise ProtocolError(
-                f"No shuffle schedule exists for {parties} parties and threshold "
-                f"{threshold}."
-            )
+    while left:
+        best = max(
+            candidates,
+            key=lambda s: (
+                sum(1 for c in left if not set(c) & set(s)),
+                [-x for x in s],
+            ),
+        )
         chosen.append(best)
-        coalitions = {c for c in coalitions if set(c) & set(best)}
+        left = {c for c in left if set(c) & set(best)}
     return chosen
+
+
+def _order_by_overlap(sets: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Start from the smallest set; then always take the one overlapping most."""
+    remaining = sorted(sets)
+    ordered = [remaining.pop(0)]
+    while remaining:
+        last = set(ordered[-1])
+        best = max(remaining, key=lambda s: (len(last & set(s)), [-x for x in s]))
+        remaining.remove(best)
+        ordered.append(best)
+    return ordered
 
 
 async def input_rows(

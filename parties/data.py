@@ -33,7 +33,7 @@ from parties.oen import (
     OEN_VALID,
     parse_oen_column,
 )
-from parties.schema import Column, Schema
+from parties.schema import Column, Schema, record_sort_keys
 
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -501,10 +501,14 @@ def _merge_duplicates(
     # What is left and still shares a key disagrees: keep the first row by the
     # declared order (nulls last); the stable sort keeps file order among ties.
     ranked = candidates
-    if schema.record_order:
-        ranked = candidates.sort_values(
-            list(schema.record_order), na_position="last", kind="stable"
-        )
+    keys = record_sort_keys(candidates, schema)
+    if keys:
+        helper = pd.DataFrame({f"_k{i}": key for i, key in enumerate(keys)})
+        ranked = candidates.loc[
+            helper.sort_values(
+                list(helper.columns), na_position="last", kind="stable"
+            ).index
+        ]
     first = ranked.drop_duplicates(KEY_COLUMN, keep="first")
     conflicting = len(candidates) - len(first)
     students = int(

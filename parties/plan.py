@@ -46,7 +46,7 @@ from parties.expressions import (
     atoms,
     refs_of,
 )
-from parties.request import Level, Request, _filter_allows
+from parties.request import PARTNER_DIMENSION, Level, Request, _filter_allows
 from parties.schema import Schema
 
 
@@ -209,7 +209,7 @@ class _Compiler:
                 sets[column].append(values)
 
         for dim in request.dimensions:
-            if dim.ref.partner is None:
+            if dim.ref.partner is None and dim.kind == "column":
                 for level in dim.levels:
                     use(
                         dim.ref.column,
@@ -403,6 +403,13 @@ class _CircuitBuilder:
 
     def level(self, dim_ref: ColumnRef, level: Level) -> int:
         c = self.circuit
+        if dim_ref.column == PARTNER_DIMENSION:
+            # The first population partner (in listed order) with a record.
+            (partner,) = tuple(level.values)
+            position = self.population.index(partner)
+            factors = [self.present(partner)]
+            factors += [c.not_(self.present(p)) for p in self.population[:position]]
+            return c.and_(factors)
         if dim_ref.partner is None:
             if level.kind == "missing":
                 return c.lin(

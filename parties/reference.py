@@ -279,7 +279,15 @@ def _level_codes(
     """Return, for each population student, the index of its level in ``dim``."""
     # The value each student has, and whether it has a record to take it from.
     partner = dim.ref.partner
-    if partner is None:
+    if dim.kind == "partner":
+        # The first population partner, in listed order, with a record.
+        first = pd.Series(pd.NA, index=pd.Index(keys), dtype="string")
+        for name in reversed(request.population.partners):
+            holders = np.isin(keys, records[name][KEY].to_numpy(dtype=np.int64))
+            first[holders] = name
+        values = first
+        present = np.ones(len(keys), dtype=bool)
+    elif partner is None:
         values = population[dim.ref.column]
         present = np.ones(len(keys), dtype=bool)
     else:

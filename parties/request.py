@@ -57,6 +57,7 @@ MAX_MEASURES = 64
 DEFAULT_MIN_CELL_SIZE = 10
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PARTNER_DIMENSION = "@partner"
 RESERVED_NAMES = frozenset(
     {"students", "null", "true", "false", "exists", "population"}
 )
@@ -77,11 +78,17 @@ class Level:
 
 @dataclass(frozen=True)
 class Dimension:
-    """A row dimension: a column with its public list of levels."""
+    """A row dimension: a column with its public list of levels.
+
+    A dimension of kind ``partner`` has one level per population partner: the
+    first partner in the population's order that holds a record of the student
+    (``ref.column`` is then :data:`PARTNER_DIMENSION`).
+    """
 
     ref: ColumnRef
     label: str
     levels: tuple[Level, ...]
+    kind: str = "column"
 
 
 @dataclass(frozen=True)
@@ -309,6 +316,7 @@ def _dimension(
         spec,
         {
             "column",
+            "by",
             "label",
             "bins",
             "labels",
@@ -318,9 +326,14 @@ def _dimension(
         },
         where,
     )
+    if "by" in spec:
+        return _partner_dimension(spec, population, where)
     text = spec.get("column")
     if not isinstance(text, str) or not text:
-        raise RequestError(f"{where}: 'column' is required, e.g. 'income_quintile'.")
+        raise RequestError(
+            f"{where}: 'column' is required, e.g. 'income_quintile' (or "
+            'by = "partner" for one row per population partner).'
+        )
 
     # Resolve the column: population column, population.x, or partner.x.
     if "." in text:
@@ -368,6 +381,36 @@ def _dimension(
     if len(set(labels)) != len(labels):
         raise RequestError(f"{where}: two levels share a label; labels must differ.")
     return Dimension(ref, label, tuple(levels))
+
+
+def _partner_dimension(
+    spec: dict[str, Any], population: Population, where: str
+) -> Dimension:
+    """Rows by population partner: the first listed partner with a record."""
+    if spec.get("by") != "partner" or "column" in spec:
+        raise RequestError(
+            f'{where}: use either column = "..." or by = "partner", not both.'
+        )
+    for key in ("bins", "groups", "missing_label", "absent_label"):
+        if key in spec:
+            raise RequestError(f'{where}: {key!r} does not apply to by = "partner".')
+    names = spec.get("labels", list(population.partners))
+    if (
+        not isinstance(names, list)
+        or len(names) != len(population.partners)
+        or not all(isinstance(n, str) and n for n in names)
+        or len(set(names)) != len(names)
+    ):
+        raise RequestError(
+            f"{where}: labels must give one distinct name per population partner, "
+            f"in the order {list(population.partners)}."
+        )
+    levels = tuple(
+        Level(label, frozenset({partner}))
+        for label, partner in zip(names, population.partners, strict=True)
+    )
+    label = str(spec.get("label", "partner"))
+    return Dimension(ColumnRef(None, PARTNER_DIMENSION), label, levels, kind="partner")
 
 
 def _filter_allows(expr: Expr, column: str) -> tuple[frozenset[Any] | None, bool]:

@@ -75,21 +75,31 @@ def write_result(path: str | Path, result: SessionResult, digest: str) -> None:
 
 def write_transcript(path: str | Path, result: SessionResult) -> None:
     """Write what this party saw in the clear (tests only)."""
-    entries = []
-    for kind, value in result.transcript.entries:
-        if isinstance(value, np.ndarray):
-            if value.dtype == object:
-                value = [str(int(v)) for v in value.reshape(-1)]
-            else:
-                value = (
-                    value.reshape(len(value), -1).tolist()
-                    if value.ndim > 1
-                    else value.tolist()
-                )
-        elif isinstance(value, bytes):
-            value = value.hex()
-        entries.append({"kind": kind, "value": value})
+    entries = [
+        {"kind": kind, "value": _jsonable(value)}
+        for kind, value in result.transcript.entries
+    ]
     Path(path).write_text(json.dumps(entries), encoding="utf-8")
+
+
+def _jsonable(value: Any) -> Any:
+    """Public values in JSON form: ints as ints, byte strings as hex."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.uint8 and value.ndim == 2:
+            return [bytes(row).hex() for row in value]
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (int, float, str)) or value is None:
+        return value
+    if hasattr(value, "value"):
+        return _jsonable(value.value)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def run(spec: dict[str, Any]) -> int:
