@@ -68,7 +68,8 @@ class Field(Protocol):
 def _reduce_once(x: np.ndarray) -> np.ndarray:
     """Map values below 2^62 into [0, p)."""
     x = (x & _P) + (x >> _S61)
-    return np.where(x >= _P, x - _P, x)
+    # For y >= p, y - p < y; for y < p it wraps around above y: min picks right.
+    return np.minimum(x, x - _P)
 
 
 def _mul_chunk(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -204,12 +205,14 @@ class Mersenne61:
 
 
 def _add_chunk(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    s = a + b
-    return np.where(s >= _P, s - _P, s)
+    total = a + b
+    return np.minimum(total, total - _P)
 
 
 def _sub_chunk(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.where(a >= b, a - b, a + (_P - b))
+    # a - b wraps around 2^64 when a < b; adding p then wraps back to the answer.
+    diff = a - b
+    return np.minimum(diff, diff + _P)
 
 
 def _limbs(a: np.ndarray) -> list[np.ndarray]:

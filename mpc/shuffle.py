@@ -349,11 +349,19 @@ async def _resplit(
     templates: Sequence[Block],
     label: object,
 ) -> list[Block]:
-    """Move an additive sharing among ``members`` to one among ``following``."""
+    """Move an additive sharing among ``members`` to one among ``following``.
+
+    Members of both sets keep their shares. A member that leaves splits its share
+    among the following set: pairwise-generator masks for all but one receiver,
+    the masked remainder for that one. Every receiver shares a key with the
+    leaver that no coalition of ``t`` others holds, since the following set has
+    ``t + 1`` members besides the leaver, so what a coalition receives is
+    uniformly random to it.
+    """
     me = ctx.party
+    leavers = [s for s in members if s not in following]
     outgoing: dict[int, list[np.ndarray]] = {}
-    kept: list[np.ndarray] | None = None
-    if me in members:
+    if me in leavers:
         target = _designated(me, following)
         remainders = []
         for b, block in enumerate(shares):
@@ -362,7 +370,7 @@ async def _resplit(
                 if member != target:
                     mask = prg.uniform(
                         block.field,
-                        ctx.pair_keys[member] if member != me else ctx.own_key,
+                        ctx.pair_keys[member],
                         block.values.shape,
                         label,
                         me,
@@ -371,13 +379,10 @@ async def _resplit(
                     )
                     remainder = block.field.sub(remainder, mask)
             remainders.append(remainder)
-        if target == me:
-            kept = remainders
-        else:
-            outgoing[target] = remainders
+        outgoing[target] = remainders
 
-    senders = [s for s in members if s != me and _designated(s, following) == me]
-    counts = [total if p in members else 0 for p in range(ctx.parties)]
+    senders = [s for s in leavers if _designated(s, following) == me]
+    counts = [total if p in leavers else 0 for p in range(ctx.parties)]
     received = await _send_blocks(ctx, templates, outgoing, senders, counts)
 
     if me not in following:
@@ -389,14 +394,19 @@ async def _resplit(
     out = []
     for b, template in enumerate(templates):
         field = template.field
-        values = field.zeros((total, *widths[b]))
-        for sender in members:
-            if _designated(sender, following) == me:
-                part = kept[b] if sender == me else received[sender][b]  # type: ignore[index]
+        values = shares[b].values if me in members else field.zeros((total, *widths[b]))
+        for leaver in leavers:
+            if _designated(leaver, following) == me:
+                part = received[leaver][b]
             else:
-                key = ctx.own_key if sender == me else ctx.pair_keys[sender]
                 part = prg.uniform(
-                    field, key, (total, *widths[b]), label, sender, me, b
+                    field,
+                    ctx.pair_keys[leaver],
+                    (total, *widths[b]),
+                    label,
+                    leaver,
+                    me,
+                    b,
                 )
             values = field.add(values, part)
         out.append(Block(field, values))

@@ -40,7 +40,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, default=Path("crp-output"))
 
-    demo = sub.add_parser("demo", help="synthetic data, six parties, standard tables")
+    certs = sub.add_parser(
+        "certs", help="make the federation's authority and every member's key"
+    )
+    certs.add_argument("--federation", required=True, type=Path)
+    certs.add_argument("--out", required=True, type=Path, help="an empty folder")
+
+    node = sub.add_parser("node", help="run this partner's node until stopped")
+    node.add_argument("--config", required=True, type=Path, help="node TOML file")
+
+    request = sub.add_parser(
+        "request", help="ask every node of the federation for one table"
+    )
+    request.add_argument("--federation", required=True, type=Path)
+    request.add_argument("--table", required=True, type=Path, help="request TOML")
+    request.add_argument("--out", type=Path, default=Path("crp-output"))
+    request.add_argument(
+        "--identity",
+        type=Path,
+        metavar="PREFIX",
+        help="coordinator files PREFIX.crt and PREFIX.key, with ca.crt beside them "
+        "(default: certs/ beside the federation file, for its only coordinator)",
+    )
+    request.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds (default 3600)"
+    )
+
+    demo = sub.add_parser("demo", help="synthetic data, six nodes, standard tables")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))
     demo.add_argument("--scale", type=float, default=1.0)
     demo.add_argument("--seed", type=int, default=0)
@@ -64,6 +90,22 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             return _run(args)
+        if args.command == "certs":
+            return _certs(args)
+        if args.command == "node":
+            from parties.control import run_node
+
+            return run_node(args.config)
+        if args.command == "request":
+            from parties.coordinator import run_request
+
+            return run_request(
+                args.federation,
+                args.table,
+                args.out,
+                identity_prefix=args.identity,
+                timeout=args.timeout,
+            )
         if args.command == "demo":
             from parties.demo import run_demo
 
@@ -72,6 +114,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crp {args.command}: {exc}", file=sys.stderr)
         return 2
     return 2
+
+
+def _certs(args: argparse.Namespace) -> int:
+    from parties.certs import write_federation_certificates
+    from parties.federation import load_federation
+
+    federation = load_federation(args.federation)
+    written = write_federation_certificates(federation, args.out)
+    print(f"Wrote {len(written)} files to {args.out}:")
+    for path in written:
+        print(f"  {path.name}")
+    print(
+        "Give each partner ca.crt and its own node-NAME.crt and node-NAME.key; "
+        "keep ca.key offline."
+    )
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

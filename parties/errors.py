@@ -16,4 +16,13 @@ class RequestError(CrpError):
 
 
 class PolicyRefusal(CrpError):
-    """A node refuses a request because its own policy forbids it."""
+    """A node refuses a request because its own policy forbids it.
+
+    ``node`` names the refusing node and ``rule`` the policy rule (or access
+    rule) the request breaks.
+    """
+
+    def __init__(self, message: str, *, node: str = "", rule: str = "") -> None:
+        super().__init__(message)
+        self.node = node
+        self.rule = rule

@@ -12,13 +12,25 @@ already encoded (``input``, an ``.npz`` file). The process writes its output
 shares to ``output`` and prints one line ``PHASE <name>`` per phase on standard
 output, which the parent turns into progress. Exit status 0 means success; 3 an
 aborted session; 2 bad input.
+
+Two optional spec keys serve long-running nodes: ``tls`` (the node's
+certificate, key and authority for the MPC links, see
+:func:`parties.tls.session_tls`) and ``parent_pid``: the process exits at once
+when its parent is gone, so that a node that dies never leaves a session
+behind holding its port.
+
+For fault-injection tests only, the environment variable
+``CRP_TEST_PAUSE_PHASE=PHASE:SECONDS`` makes the process sleep when it reaches
+that phase, so that a test can kill a party in the middle of a session.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -102,16 +114,65 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
+def watch_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """Exit this process as soon as ``parent_pid`` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        logger.error("The node that started this session is gone; exiting.")
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _test_pause() -> tuple[str, float] | None:
+    """The phase and duration of ``CRP_TEST_PAUSE_PHASE`` (tests only), if set."""
+    value = os.environ.get("CRP_TEST_PAUSE_PHASE", "")
+    phase, sep, seconds = value.partition(":")
+    if not value:
+        return None
+    try:
+        if not sep:
+            raise ValueError(value)
+        return phase, float(seconds)
+    except ValueError:
+        raise CrpError(
+            f"CRP_TEST_PAUSE_PHASE = {value!r} must look like PHASE:SECONDS."
+        ) from None
+
+
+def _rejections(runtime: Any, names: list[str]) -> str:
+    """Peers this party turned away for a certificate that names another party."""
+    found = getattr(runtime, "crp_rejections", None) or []
+    parts = []
+    for claimed, name in found:
+        expected = names[claimed] if 0 <= claimed < len(names) else "?"
+        parts.append(
+            f"a peer claimed party {claimed} ({expected}) with a certificate naming "
+            f"{name!r}"
+        )
+    return " Rejected: " + "; ".join(parts) + "." if parts else ""
+
+
 def run(spec: dict[str, Any]) -> int:
     """Run the session the spec describes; returns the exit status."""
     started = time.perf_counter()
     party = int(spec["party"])
     addresses = [PeerAddress(host, int(port)) for host, port in spec["addresses"]]
+    if spec.get("parent_pid"):
+        watch_parent(int(spec["parent_pid"]))
+    runtime: Any = None
+    pause: tuple[str, float] | None = None
 
     def progress(phase: str) -> None:
         print(f"PHASE {phase}", flush=True)
+        if pause is not None and pause[0] == phase:
+            logger.warning("Pausing %g s at phase %s (test only).", pause[1], phase)
+            time.sleep(pause[1])
 
     try:
+        pause = _test_pause()
         progress("preparing")
         plan, rows = prepare_rows(spec)
         tls = None
@@ -140,8 +201,9 @@ def run(spec: dict[str, Any]) -> int:
         logger.info("Session finished in %.1f s.", time.perf_counter() - started)
         return 0
     except SessionAborted as exc:
-        logger.error("Session aborted: %s", exc)
-        print(f"ABORTED {exc}", flush=True)
+        reason = f"{exc}{_rejections(runtime, list(spec.get('node_names', [])))}"
+        logger.error("Session aborted: %s", reason)
+        print(f"ABORTED {reason}", flush=True)
         return 3
     except CrpError as exc:
         logger.error("%s", exc)
