@@ -34,6 +34,10 @@ OPENED_KINDS = {
     "histogram of the keys",
     "mpyc_masked": "values MPyC opens inside comparisons, masked by random numbers "
     "k bits longer than the value (statistically hiding)",
+    "suppression_pattern": "which cells of the released table are suppressed, and "
+    "by which rule (part of the released table)",
+    "suppression_choice": "the cell chosen for each complementary suppression "
+    "(part of the released table's pattern)",
 }
 
 

@@ -30,6 +30,7 @@ from mpc.context import PhaseStats, SessionContext, Transcript, agree_keys
 from mpc.errors import ProtocolError, SessionAborted
 from mpc.field import GROUP, SMALL
 from mpc.runtime import TlsSettings, close_links, connect, disconnect
+from mpc.suppression import TableShape
 from mpc.transport import Messenger
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ class SessionPlan:
     circuit: Circuit
     cell_roots: list[int]
     measure_roots: list[int]
-    min_cell_size: int
+    shape: TableShape
+    rules: disclosure.DisclosureRules
     pad_to_multiple: int = 0
 
     def digest(self) -> str:
@@ -62,7 +64,13 @@ class SessionPlan:
             "circuit": self.circuit.describe(),
             "cells": self.cell_roots,
             "measures": self.measure_roots,
-            "min_cell_size": self.min_cell_size,
+            "shape": [
+                list(self.shape.levels),
+                list(self.shape.totals),
+                self.shape.columns,
+                [[t, list(p)] for t, p in self.shape.column_sums],
+            ],
+            "rules": self.rules.describe(),
             "pad": self.pad_to_multiple,
         }
         text = json.dumps(summary, sort_keys=True, separators=(",", ":"))
@@ -87,7 +95,7 @@ class SessionResult:
 
     party: int
     released: np.ndarray
-    suppressed: np.ndarray
+    rules: np.ndarray
     row_counts: list[int]
     histogram: dict[int, int]
     phases: list[PhaseStats] = field(default_factory=list)
@@ -242,16 +250,18 @@ async def _phases(
             plan.measure_roots,
         )
     with ctx.phase("disclosure"):
-        released, suppressed = await disclosure.suppress_small(
-            ctx, table, plan.min_cell_size
-        )
+        if plan.rules.noise_alpha is not None:
+            table = await disclosure.add_joint_noise(ctx, table, plan.rules.noise_alpha)
+        margins = plan.shape.margin_matrix().T.astype(np.uint64)
+        full = SMALL.dot_t(margins, table)
+        released = await disclosure.release(ctx, full, plan.shape, plan.rules)
     with ctx.phase("output"):
         await disconnect(runtime)
 
     return SessionResult(
         party=party,
-        released=released,
-        suppressed=suppressed,
+        released=released.values,
+        rules=released.rules,
         row_counts=row_counts,
         histogram=groups.histogram,
         phases=ctx.phases,
@@ -275,6 +285,7 @@ def _record_mpyc_openings(runtime: Any, transcript: Transcript) -> None:
             transcript.opened("mpyc_masked", result)
         return result
 
+    runtime.crp_raw_output = original
     runtime.output = recording_output
 
 

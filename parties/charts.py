@@ -248,7 +248,7 @@ def _node(placed: _Placed, root_total: int | None) -> str:
     """A node's bar and its two label lines (name, then count and share)."""
     node = placed.node
     if placed.value is None:
-        figure = "total not shown: a suppressed flow is part of it"
+        figure = "total not shown"
     else:
         figure = count_text(placed.value)
         if root_total and node.column > 0:

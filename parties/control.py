@@ -33,7 +33,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mpc.errors import CrpError
@@ -117,12 +117,17 @@ class SessionSubmission(BaseModel):
 
 
 class SessionOutput(BaseModel):
-    """This node's output shares of the released table."""
+    """This node's output for the coordinator: its shares of the released table.
 
-    party: int
+    Besides the fields below it carries whatever public release information the
+    engine's output holds (such as the suppression pattern).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    party: int = Field(description="This node's party index.")
     digest: str = Field(description="Digest of the session plan.")
-    released: list[list[int]]
-    suppressed: list[list[int]]
+    released: list[list[int]] = Field(description="Shares of the released cells.")
 
 
 class SessionView(BaseModel):
@@ -136,7 +141,7 @@ class SessionView(BaseModel):
     error: str | None
     started: str
     seconds: float
-    cells: int
+    cells: int | None = Field(description="Cells in the output, once done.")
     output: SessionOutput | None = None
 
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from mpc.errors import CrpError
 from parties.coordinator import CoordinatorIdentity, NodeCallFailed, NodeClient
@@ -191,22 +189,3 @@ class LocalNodes:
             text = node.log_text(lines)
             parts.append(f"--- {node.name} (pid {node.pid}) ---\n{text}")
         return "\n".join(parts)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id still exists (and is not a zombie we own)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _state(pid) != "Z"
-
-
-def _state(pid: int) -> str:
-    try:
-        fields: Any = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return str(fields[0])
-    except (OSError, IndexError):
-        return ""

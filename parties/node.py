@@ -51,6 +51,12 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
 KEEP_SESSIONS = 20
 SESSION_FOLDER_PREFIX = "session-"
 
+# What a session result holds for the federation only: the row counts and the
+# multiplicity histogram (public among the nodes, not to the coordinator) and
+# the phase costs. Everything else in it is this party's output for the
+# coordinator (its shares of the released table, the plan digest, ...).
+INTERNAL_RESULT_KEYS = frozenset({"row_counts", "histogram", "phases"})
+
 
 class NodeBusy(CrpError):
     """The node is running another session."""
@@ -68,8 +74,8 @@ class SessionRecord:
     coordinator: str
     digest: str
     table: str
-    cells: int
     started_at: str
+    cells: int | None = None
     started: float = field(default_factory=time.monotonic)
     status: str = "preparing"  # preparing, running, done, aborted
     phase: str = "preparing"
@@ -297,13 +303,11 @@ class Node:
             raise
 
         request = plan.request
-        cells = len(plan.cells) * (1 + len(request.measures))
         record = SessionRecord(
             session_id=session_id,
             coordinator=coordinator,
             digest=digest,
             table=request.name,
-            cells=cells,
             started_at=_now(),
         )
         self.audit.record(
@@ -312,13 +316,14 @@ class Node:
             session=session_id,
             digest=digest,
             table=request.name,
-            cells=cells,
         )
         logger.info(
-            "Request accepted: session %s, table %r, %d cell(s).",
+            "Request accepted: session %s, table %r with %d row cell(s) and %d "
+            "measure(s).",
             session_id,
             request.name,
-            cells,
+            len(plan.cells),
+            len(request.measures),
         )
         self.sessions[session_id] = record
         while len(self.sessions) > KEEP_SESSIONS:
@@ -329,6 +334,8 @@ class Node:
         record.task = asyncio.get_running_loop().create_task(
             self._run(record, plan, text)
         )
+        # A task cancelled before its first step never runs its clean-up.
+        record.task.add_done_callback(lambda task: self._finish(record))
         return record
 
     def _compile(self, text: str, digest: str) -> Plan:
@@ -371,7 +378,7 @@ class Node:
             cells=record.cells,
         )
         logger.info(
-            "Output shares of session %s handed to coordinator %s (%d cell(s)).",
+            "Output shares of session %s handed to coordinator %s (%s cell(s)).",
             record.session_id,
             record.coordinator,
             record.cells,
@@ -449,17 +456,15 @@ class Node:
             output_path = folder / "output.json"
             if process.returncode == 0 and output_path.exists():
                 result = json.loads(output_path.read_text(encoding="utf-8"))
-                # The coordinator gets the shares only: row counts and the
-                # multiplicity histogram stay inside the federation.
                 record.output = {
-                    key: result[key]
-                    for key in ("party", "digest", "released", "suppressed")
+                    key: value
+                    for key, value in result.items()
+                    if key not in INTERNAL_RESULT_KEYS
                 }
+                record.cells = sum(len(row) for row in result.get("released", []))
                 record.bytes_sent = sum(
                     int(p.get("bytes_sent", 0)) for p in result.get("phases", [])
                 )
-                record.status = "done"
-                record.phase = "done"
             else:
                 record.error = record.error or (
                     f"The session process ended with exit status {process.returncode}."
@@ -528,9 +533,12 @@ class Node:
         await process.wait()
 
     def _finish(self, record: SessionRecord) -> None:
+        """Record how a session ended, once: status, audit line and log line."""
+        if record.finished:
+            return
         record.seconds = time.monotonic() - record.started
         if record.output is not None:
-            record.status = "done"
+            record.status = record.phase = "done"
             self.audit.record(
                 "completed",
                 coordinator=record.coordinator,
@@ -548,7 +556,11 @@ class Node:
             )
             return
         record.status = "aborted"
-        record.error = record.error or "The session ended without a result."
+        record.error = (
+            record.error
+            or record.cancel_reason
+            or "The session ended without a result."
+        )
         self.audit.record(
             "aborted",
             coordinator=record.coordinator,

@@ -28,8 +28,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from mpc import noise
 from mpc.aggregate import Layout
 from mpc.circuit import Circuit
+from mpc.disclosure import DisclosureRules
 from mpc.engine import SessionPlan
 from parties.errors import RequestError
 from parties.expressions import (
@@ -183,7 +185,8 @@ class _Compiler:
             circuit=circuit,
             cell_roots=cell_roots,
             measure_roots=measure_roots,
-            min_cell_size=request.disclosure.min_cell_size,
+            shape=request.shape(),
+            rules=disclosure_rules(request),
             pad_to_multiple=pad_to_multiple,
         )
         return Plan(request, encodings, session, cells)
@@ -262,6 +265,27 @@ class _Compiler:
                 atom.partner,
                 Feature("window", cond=atom.cond, outer=outer, outer_value=value),
             )
+
+
+def disclosure_rules(request: Request) -> DisclosureRules:
+    """The MPC's disclosure rules for a request.
+
+    Noise goes on the base cells; totals are sums of noisy cells, so a student
+    changes at most one count per column by one: the L1 sensitivity is the
+    number of columns.
+    """
+    rules = request.disclosure
+    epsilon = rules.effective_epsilon()
+    alpha = None
+    if epsilon is not None:
+        alpha = noise.laplace_parameter(epsilon, len(request.columns))
+    return DisclosureRules(
+        min_cell_size=rules.min_cell_size,
+        protect_complements=rules.protect_complements,
+        complementary=rules.complementary,
+        rounding_base=rules.rounding_base,
+        noise_alpha=alpha,
+    )
 
 
 def _outer_column(atom: Exists) -> str | None:

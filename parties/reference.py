@@ -30,12 +30,14 @@ schema lists the values, which is the column's public domain order.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mpc import suppression
 from parties.errors import DataError
 from parties.expressions import (
     And,
@@ -69,25 +71,53 @@ def reference_table(
 
     ``frames`` maps partner names to loaded frames and may hold partners that the
     request does not use. ``schemas`` gives each partner's declared schema; see
-    :func:`reference_counts` for what happens without it.
+    :func:`reference_counts` for what happens without it. Noise and rounding are
+    random and not applied here: with them, only the suppression pattern is
+    comparable.
     """
-    counts = reference_counts(request, frames, schemas=schemas)
-    values, suppressed = apply_min_cell_size(counts, request.disclosure.min_cell_size)
-    return ReleasedTable(
-        name=request.name,
-        title=request.title,
-        dimension_labels=tuple(dim.label for dim in request.dimensions),
-        cell_labels=[tuple(level.label for level in cell) for cell in request.cells()],
-        columns=("students", *(measure.name for measure in request.measures)),
-        column_labels=(
-            "Students",
-            *(measure.label for measure in request.measures),
-        ),
-        values=values,
-        suppressed=suppressed,
-        digest=request.digest,
-        reasons={"min_cell_size": suppressed.copy()},
-    )
+    full = reference_full_counts(request, frames, schemas=schemas)
+    codes = reference_rules(request, full)
+    return ReleasedTable.from_codes(request, full, codes)
+
+
+def reference_full_counts(
+    request: Request,
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    schemas: Mapping[str, Schema] | None = None,
+) -> np.ndarray:
+    """Exact counts of every released cell: base cells, then totals, in the
+    order of ``request.full_cells()``."""
+    base = reference_counts(request, frames, schemas=schemas)
+    return request.shape().margin_matrix() @ base
+
+
+def reference_rules(request: Request, full: np.ndarray) -> np.ndarray:
+    """Suppression rule codes for exact counts, by the same deterministic rules
+    as the MPC: minimum cell size, complements of measures, then complementary
+    suppression choosing the smallest released cell."""
+    rules = request.disclosure
+    minimum = rules.min_cell_size
+    small = (full >= 1) & (full < minimum)
+    codes = np.where(small, suppression.MIN_CELL_SIZE, suppression.RELEASED)
+    if rules.protect_complements and not rules.noisy and full.shape[1] > 1:
+        rest = full[:, :1] - full[:, 1:]
+        complement = np.zeros_like(small)
+        complement[:, 1:] = (rest >= 1) & (rest < minimum)
+        codes = np.where(
+            (codes == suppression.RELEASED) & complement, suppression.COMPLEMENT, codes
+        )
+    if rules.complementary:
+        flat = full.reshape(-1)
+
+        async def argmin(candidates):
+            values = [int(flat[i]) for i in candidates]
+            return int(candidates[values.index(min(values))])
+
+        codes = asyncio.run(
+            suppression.complete(request.shape(), codes.reshape(-1), argmin)
+        ).reshape(codes.shape)
+    return codes
 
 
 def reference_counts(

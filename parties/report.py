@@ -281,6 +281,7 @@ def _footnotes(request: Request, table: ReleasedTable) -> str:
             rule = table.reason_of(i, j)
             if rule is not None and rule not in rules:
                 rules.append(rule)
+    rules.sort(key=lambda rule: RULE_MARKS.get(rule, "c"))
     settings = _rules(request, table)
     lines = [
         f"<li>{_rule_key(rule)} {escape(_rule_text(rule, settings))}.</li>"

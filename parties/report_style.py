@@ -67,14 +67,14 @@ table.figures {
   margin: 4px 0 8px;
 }
 table.figures th, table.figures td {
-  padding: 5px 7px;
+  padding: 5px 6px;
   border-bottom: 1px solid var(--rule);
   vertical-align: bottom;
 }
 table.figures thead th {
   border-bottom: 2px solid var(--ink);
   font-weight: 600;
-  max-width: 7.5em;
+  max-width: 6.8em;
 }
 table.figures thead th.dim { text-align: left; min-width: 7em; max-width: 10em; }
 table.figures tbody th { text-align: left; font-weight: 500; white-space: nowrap; }
@@ -136,7 +136,7 @@ svg.chart .band.suppressed {
 svg.chart .hatch-ground { fill: #fff; }
 svg.chart .hatch-line { stroke: var(--muted); stroke-width: 1.5; }
 svg.chart .band-note { font-size: 11px; font-style: italic; fill: var(--muted); }
-svg.chart .node-label, svg.chart .node-figure {
+svg.chart .node-label, svg.chart .node-figure, svg.chart .band-note {
   paint-order: stroke;
   stroke: #fff;
   stroke-width: 4px;

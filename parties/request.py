@@ -42,12 +42,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mpc.suppression import TableShape
 from parties.errors import RequestError
 from parties.expressions import POPULATION, ColumnRef, Expr, Scope, parse_condition
 from parties.schema import Column, Schema
@@ -89,6 +91,12 @@ class Dimension:
     label: str
     levels: tuple[Level, ...]
     kind: str = "column"
+    total: Level | None = None
+
+    @property
+    def full_levels(self) -> tuple[Level, ...]:
+        """The levels as released: the value levels, then the total if any."""
+        return self.levels + ((self.total,) if self.total is not None else ())
 
 
 @dataclass(frozen=True)
@@ -103,9 +111,46 @@ class Measure:
 
 @dataclass(frozen=True)
 class Disclosure:
-    """Disclosure rules applied inside the MPC before anything is released."""
+    """Disclosure rules applied inside the MPC before anything is released.
+
+    ``column_sums`` holds declared relations between columns as indices into
+    the table's columns (students first): ``(total, (part, ...))``.
+    """
 
     min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+    protect_complements: bool = True
+    complementary: bool = True
+    rounding_base: int = 0
+    epsilon: float | None = None
+    rho: float | None = None
+    column_sums: tuple[tuple[int, tuple[int, ...]], ...] = ()
+
+    @property
+    def noisy(self) -> bool:
+        return self.epsilon is not None or self.rho is not None
+
+    def effective_epsilon(self) -> float | None:
+        """The epsilon of the noise: as given, or the one that gives ``rho``."""
+        if self.epsilon is not None:
+            return self.epsilon
+        if self.rho is not None:
+            return math.sqrt(2.0 * self.rho)
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """The rules as they are printed with a released table."""
+        out: dict[str, Any] = {"min_cell_size": self.min_cell_size}
+        if self.protect_complements and not self.noisy:
+            out["protect_complements"] = True
+        if self.complementary:
+            out["complementary"] = True
+        if self.rounding_base:
+            out["rounding_base"] = self.rounding_base
+        if self.epsilon is not None:
+            out["epsilon"] = self.epsilon
+        if self.rho is not None:
+            out["rho"] = self.rho
+        return out
 
 
 @dataclass(frozen=True)
@@ -138,8 +183,26 @@ class Request:
         return request_digest(self.raw)
 
     def cells(self) -> list[tuple[Level, ...]]:
-        """All row cells in order: the product of the dimensions' levels."""
+        """The base row cells in order: the product of the dimensions' levels."""
         return list(itertools.product(*(dim.levels for dim in self.dimensions)))
+
+    def full_cells(self) -> list[tuple[Level, ...]]:
+        """The released row cells: like :meth:`cells`, with total levels too."""
+        return list(itertools.product(*(dim.full_levels for dim in self.dimensions)))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Column names of the released table: students, then the measures."""
+        return ("students", *(m.name for m in self.measures))
+
+    def shape(self) -> TableShape:
+        """The table's additive structure, for margins and suppression."""
+        return TableShape(
+            levels=tuple(len(d.levels) for d in self.dimensions),
+            totals=tuple(d.total is not None for d in self.dimensions),
+            columns=len(self.columns),
+            column_sums=self.disclosure.column_sums,
+        )
 
     def partners_used(self) -> tuple[str, ...]:
         """Partners whose records the request reads (population first)."""
@@ -206,7 +269,7 @@ def parse_request(
         for i, spec in enumerate(_list_of_tables(raw.get("rows", []), "rows", source))
     )
     measures = _measures(raw.get("measures", []), population, schemas, source)
-    disclosure = _disclosure(raw.get("disclosure", {}), source)
+    disclosure = _disclosure(raw.get("disclosure", {}), measures, source)
 
     headers = [dim.label for dim in dimensions]
     headers += ["students", "Students"] + [m.name for m in measures]
@@ -220,7 +283,7 @@ def parse_request(
 
     cell_count = 1
     for dim in dimensions:
-        cell_count *= len(dim.levels)
+        cell_count *= len(dim.full_levels)
     if cell_count > MAX_CELLS:
         raise RequestError(
             f"{source}: the rows make {cell_count} cells; at most {MAX_CELLS} are "
@@ -323,6 +386,8 @@ def _dimension(
             "groups",
             "missing_label",
             "absent_label",
+            "total",
+            "total_label",
         },
         where,
     )
@@ -377,10 +442,27 @@ def _dimension(
             f"{where}: no value of {text!r} can occur in this population (the "
             "filter rules them all out); drop the dimension or widen the filter."
         )
-    labels = [level.label for level in levels]
+    total = _total_level(spec, levels, where)
+    labels = [level.label for level in levels] + ([total.label] if total else [])
     if len(set(labels)) != len(labels):
         raise RequestError(f"{where}: two levels share a label; labels must differ.")
-    return Dimension(ref, label, tuple(levels))
+    return Dimension(ref, label, tuple(levels), total=total)
+
+
+def _total_level(spec: dict[str, Any], levels: list[Level], where: str) -> Level | None:
+    """The optional total level of a dimension (``total = true``)."""
+    wanted = spec.get("total", False)
+    if not isinstance(wanted, bool):
+        raise RequestError(f"{where}: total must be true or false.")
+    if not wanted:
+        if "total_label" in spec:
+            raise RequestError(f"{where}: total_label needs total = true.")
+        return None
+    label = spec.get("total_label", "All")
+    if not isinstance(label, str) or not label:
+        raise RequestError(f"{where}: total_label must be a non-empty string.")
+    values: frozenset[Any] = frozenset().union(*(lv.values for lv in levels))
+    return Level(label, values, "total")
 
 
 def _partner_dimension(
@@ -410,7 +492,10 @@ def _partner_dimension(
         for label, partner in zip(names, population.partners, strict=True)
     )
     label = str(spec.get("label", "partner"))
-    return Dimension(ColumnRef(None, PARTNER_DIMENSION), label, levels, kind="partner")
+    total = _total_level(spec, list(levels), where)
+    return Dimension(
+        ColumnRef(None, PARTNER_DIMENSION), label, levels, kind="partner", total=total
+    )
 
 
 def _filter_allows(expr: Expr, column: str) -> tuple[frozenset[Any] | None, bool]:
@@ -545,14 +630,91 @@ def _measures(
     return tuple(measures)
 
 
-def _disclosure(spec: Any, source: str) -> Disclosure:
+def _disclosure(spec: Any, measures: tuple[Measure, ...], source: str) -> Disclosure:
     where = f"{source}: [disclosure]"
     if not isinstance(spec, dict):
         raise RequestError(f"{where} must be a table.")
-    _no_unknown(spec, {"min_cell_size"}, where)
+    _no_unknown(
+        spec,
+        {
+            "min_cell_size",
+            "protect_complements",
+            "complementary",
+            "rounding_base",
+            "epsilon",
+            "rho",
+            "column_sums",
+        },
+        where,
+    )
     size = spec.get("min_cell_size", DEFAULT_MIN_CELL_SIZE)
     if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 1000:
         raise RequestError(
             f"{where}: min_cell_size = {size!r} must be a whole number from 1 to 1000."
         )
-    return Disclosure(min_cell_size=size)
+    flags = {}
+    for key in ("protect_complements", "complementary"):
+        value = spec.get(key, True)
+        if not isinstance(value, bool):
+            raise RequestError(f"{where}: {key} must be true or false.")
+        flags[key] = value
+    base = spec.get("rounding_base", 0)
+    if (
+        not isinstance(base, int)
+        or isinstance(base, bool)
+        or not (base == 0 or 2 <= base <= 100)
+    ):
+        raise RequestError(
+            f"{where}: rounding_base = {base!r} must be 0 (no rounding) or a whole "
+            "number from 2 to 100, such as 5."
+        )
+    privacy = {}
+    for key in ("epsilon", "rho"):
+        value = spec.get(key)
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not (0 < value <= 100)
+        ):
+            raise RequestError(
+                f"{where}: {key} = {value!r} must be a number in (0, 100]."
+            )
+        privacy[key] = float(value)
+    if len(privacy) == 2:
+        raise RequestError(f"{where}: give either epsilon or rho, not both.")
+
+    columns = ["students", *(m.name for m in measures)]
+    sums = []
+    raw_sums = spec.get("column_sums", [])
+    if not isinstance(raw_sums, list):
+        raise RequestError(f"{where}: column_sums must be a list of lists of names.")
+    for item in raw_sums:
+        if (
+            not isinstance(item, list)
+            or len(item) < 3
+            or not all(isinstance(n, str) for n in item)
+        ):
+            raise RequestError(
+                f"{where}: each entry of column_sums lists a total and at least two "
+                'parts, e.g. ["ossd", "ossd_direct", "ossd_delayed"].'
+            )
+        for name in item:
+            if name not in columns:
+                raise RequestError(
+                    f"{where}: column_sums names {name!r}, which is neither "
+                    "'students' nor a measure."
+                )
+        if len(set(item)) != len(item):
+            raise RequestError(f"{where}: a column_sums entry lists a column twice.")
+        sums.append((columns.index(item[0]), tuple(columns.index(n) for n in item[1:])))
+    return Disclosure(
+        min_cell_size=size,
+        protect_complements=flags["protect_complements"],
+        complementary=flags["complementary"],
+        rounding_base=base,
+        epsilon=privacy.get("epsilon"),
+        rho=privacy.get("rho"),
+        column_sums=tuple(sums),
+    )

@@ -9,12 +9,13 @@ corrupted or mismatched shares.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from mpc import sharing
+from mpc import noise, sharing
 from mpc.field import SMALL
 from parties.errors import CrpError
 from parties.plan import Plan
@@ -42,32 +43,38 @@ def reconstruct_table(
         )
 
     released = {p: _shares(out["released"]) for p, out in outputs.items()}
-    flags = {p: _shares(out["suppressed"]) for p, out in outputs.items()}
-    for name, shares in (("released values", released), ("suppression flags", flags)):
-        if not sharing.consistent(SMALL, shares, threshold):
-            raise InconsistentShares(
-                f"The parties' shares of the {name} do not lie on one polynomial of "
-                f"degree {threshold}; a party returned corrupted shares."
-            )
+    if not sharing.consistent(SMALL, released, threshold):
+        raise InconsistentShares(
+            "The parties' shares of the released values do not lie on one "
+            f"polynomial of degree {threshold}; a party returned corrupted shares."
+        )
+    codes = {p: np.asarray(out["rules"], dtype=np.int64) for p, out in outputs.items()}
+    first = next(iter(codes.values()))
+    if any(not np.array_equal(first, c) for c in codes.values()):
+        raise InconsistentShares(
+            "The parties report different suppression patterns for the same session."
+        )
     values = SMALL.to_signed(sharing.recombine(SMALL, released, threshold))
-    suppressed = SMALL.to_signed(sharing.recombine(SMALL, flags, threshold))
-    if not np.isin(suppressed, (0, 1)).all():
-        raise InconsistentShares("A reconstructed suppression flag is neither 0 nor 1.")
-
-    request = plan.request
-    return ReleasedTable(
-        name=request.name,
-        title=request.title,
-        dimension_labels=tuple(dim.label for dim in request.dimensions),
-        cell_labels=[tuple(level.label for level in cell) for cell in plan.cells],
-        columns=("students", *(m.name for m in request.measures)),
-        column_labels=("Students", *(m.label for m in request.measures)),
-        values=values,
-        suppressed=suppressed.astype(bool),
-        digest=request.digest,
-        reasons={"min_cell_size": suppressed.astype(bool)},
-        disclosure={"min_cell_size": request.disclosure.min_cell_size},
+    return ReleasedTable.from_codes(
+        plan.request, values, first, disclosure_summary(plan, len(outputs), threshold)
     )
+
+
+def disclosure_summary(plan: Plan, parties: int, threshold: int) -> dict[str, Any]:
+    """The disclosure rules printed with a table, with the noise actually added."""
+    rules = plan.request.disclosure
+    out = rules.describe()
+    alpha = plan.session.rules.noise_alpha
+    if alpha is not None:
+        honest = parties - threshold
+        scale = len(plan.request.columns) / rules.effective_epsilon()
+        out["noise"] = "discrete Laplace, split over the parties"
+        out["noise_scale"] = round(scale, 3)
+        out["sensitivity"] = len(plan.request.columns)
+        out["noise_sd_total"] = round(
+            math.sqrt(parties / honest * noise.laplace_variance(alpha)), 3
+        )
+    return out
 
 
 def _shares(rows: list[list[int]]) -> np.ndarray:

@@ -77,7 +77,7 @@ def write_result(path: str | Path, result: SessionResult, digest: str) -> None:
         "party": result.party,
         "digest": digest,
         "released": [[int(v) for v in row] for row in result.released],
-        "suppressed": [[int(v) for v in row] for row in result.suppressed],
+        "rules": [[int(v) for v in row] for row in result.rules],
         "row_counts": result.row_counts,
         "histogram": {str(k): v for k, v in result.histogram.items()},
         "phases": [p.as_dict() for p in result.phases],

@@ -16,6 +16,9 @@ import pandas as pd
 
 SUPPRESSED_MARK = "x"
 
+# Rule codes as the MPC reports them (see mpc.suppression).
+RULE_NAMES = {1: "min_cell_size", 2: "complement", 3: "complementary"}
+
 
 @dataclass
 class ReleasedTable:
@@ -63,6 +66,34 @@ class ReleasedTable:
                 np.where(self.suppressed, 0, self.values),
                 np.where(other.suppressed, 0, other.values),
             )
+        )
+
+    @classmethod
+    def from_codes(
+        cls,
+        request: Any,
+        values: np.ndarray,
+        codes: np.ndarray,
+        disclosure: dict[str, Any] | None = None,
+    ) -> ReleasedTable:
+        """A released table for ``request`` from values and suppression rule codes
+        (0 released, 1 minimum cell size, 2 complement, 3 complementary)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        reasons = {name: codes == code for code, name in RULE_NAMES.items()}
+        return cls(
+            name=request.name,
+            title=request.title,
+            dimension_labels=tuple(dim.label for dim in request.dimensions),
+            cell_labels=[
+                tuple(level.label for level in cell) for cell in request.full_cells()
+            ],
+            columns=request.columns,
+            column_labels=("Students", *(m.label for m in request.measures)),
+            values=np.where(codes == 0, values, 0),
+            suppressed=codes != 0,
+            digest=request.digest,
+            reasons={name: mask for name, mask in reasons.items() if mask.any()},
+            disclosure=disclosure or request.disclosure.describe(),
         )
 
     def reason_of(self, cell: int, column: int) -> str | None:
