@@ -233,6 +233,6 @@ async def _round(runtime: Any, secint: Any, values: Any, base: int) -> Any:
     rounded = []
     for i in range(count):
         shifted = flat[i] + runtime.random.randrange(secint, base)
-        rounded.append(shifted - runtime.mod(shifted, base))
+        rounded.append(shifted - shifted % base)
     stacked = runtime.np_fromlist(rounded)
     return np.reshape(stacked, values.shape)

@@ -16,11 +16,13 @@ and the request digest, which the nodes' audit logs record for every session.
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import Any
+
+import numpy as np
 
 from mpc.errors import CrpError
 from parties.charts import count_text, percent_text
@@ -30,6 +32,13 @@ from parties.report_figures import (
     rate_figure,
     sankey_figure,
     share_of_students,
+)
+from parties.report_rules import (
+    effective_rules,
+    footnote_text,
+    mark_html,
+    mark_letter,
+    rule_sentences,
 )
 from parties.report_style import REPORT_CSS
 from parties.request import Dimension, Request
@@ -49,17 +58,6 @@ CATALOGUE: tuple[str, ...] = (
     "pathways_by_special_ed",
     "pathways_by_credits",
 )
-
-# Footnote marks of the suppression rules, and what each rule means.
-RULE_MARKS = {"min_cell_size": "a", "complementary": "b"}
-RULE_TEXTS = {
-    "min_cell_size": "withheld: fewer students than the minimum cell size",
-    "complementary": (
-        "withheld so that another withheld count cannot be worked out from the "
-        "released ones (complementary suppression)"
-    ),
-    "suppressed": "withheld; the release does not name the rule",
-}
 
 
 class ReportError(CrpError):
@@ -84,21 +82,37 @@ def catalogue_texts() -> dict[str, str]:
 def report_main(
     federation_path: Path, out_dir: Path, identity: Path | None = None
 ) -> int:
-    """Request every catalogue table from the federation and write the report.
+    """``crp report``: request every catalogue table, then write the report.
 
-    Returns the process exit status; errors propagate as :class:`CrpError`.
+    ``identity`` is the coordinator's file prefix (``PREFIX.crt``, ``PREFIX.key``
+    and ``ca.crt`` beside them); without it, the federation's only coordinator
+    with its files in ``certs/`` beside the federation file. Returns the exit
+    status; errors propagate as :class:`CrpError`.
     """
-    from parties.coordinator import request_table
+    from parties.coordinator import (
+        default_identity,
+        identity_from_prefix,
+        request_table,
+    )
     from parties.federation import load_federation
     from parties.request import parse_request_text
 
     federation = load_federation(federation_path)
+    coordinator = (
+        identity_from_prefix(identity)
+        if identity is not None
+        else default_identity(federation)
+    )
     schemas = federation.schemas()
+
+    # One MPC session per table, one after the other.
     tables: list[tuple[Request, ReleasedTable]] = []
     for number, (name, text) in enumerate(catalogue_texts().items(), start=1):
         request = parse_request_text(text, schemas, source=f"catalogue/{name}.toml")
-        print(f"Requesting table {number} of {len(CATALOGUE)}: {name} ...", flush=True)
-        table = request_table(federation, text, identity=identity, on_progress=None)
+        print(f"Table {number} of {len(CATALOGUE)}: {name} ...", end=" ", flush=True)
+        started = time.perf_counter()
+        table = request_table(federation, text, identity=coordinator, on_progress=None)
+        print(f"{time.perf_counter() - started:.1f} s", flush=True)
         tables.append((request, table))
 
     path = build_report(tables, Path(out_dir))
@@ -150,11 +164,11 @@ def _check_tables(tables: Sequence[tuple[Request, ReleasedTable]]) -> None:
                 f"Table {table.name!r} does not match request {request.name!r}: "
                 "their names or columns differ; pass each table with its own request."
             )
-        if len(table.cell_labels) != len(request.cells()):
+        cells = len(request.full_cells())
+        if len(table.cell_labels) != cells:
             raise ReportError(
                 f"Table {table.name!r} has {len(table.cell_labels)} rows but its "
-                f"request has {len(request.cells())} cells; it is not this "
-                "request's release."
+                f"request releases {cells}; it is not this request's release."
             )
         if table.digest and table.digest != request.digest:
             raise ReportError(
@@ -166,26 +180,7 @@ def _check_tables(tables: Sequence[tuple[Request, ReleasedTable]]) -> None:
 
 def _mark(table: ReleasedTable, cell: int, column: int) -> str:
     """The suppression mark of a withheld cell, with its rule's footnote letter."""
-    rule = table.reason_of(cell, column) or "suppressed"
-    letter = RULE_MARKS.get(rule, "c")
-    title = f"Withheld ({rule.replace('_', ' ')})"
-    return (
-        f'<span class="x" title="{escape(title)}">'
-        f"{SUPPRESSED_MARK}<sup>{letter}</sup></span>"
-    )
-
-
-def _rules(request: Request, table: ReleasedTable) -> dict[str, Any]:
-    """The disclosure rules of a release, or of its request if it lists none."""
-    return dict(table.disclosure) or {"min_cell_size": request.disclosure.min_cell_size}
-
-
-def _rule_text(rule: str, rules: dict[str, Any]) -> str:
-    """What a suppression rule means, in words, with this table's settings."""
-    size = rules.get("min_cell_size")
-    if rule == "min_cell_size" and isinstance(size, int):
-        return f"withheld: from 1 to {size - 1} students (minimum cell size {size})"
-    return RULE_TEXTS.get(rule, f"withheld by the rule {rule}")
+    return mark_html(table.reason_of(cell, column) or "suppressed", title=True)
 
 
 # Sections
@@ -275,16 +270,15 @@ def _figure_cell(
 
 def _footnotes(request: Request, table: ReleasedTable) -> str:
     """One line per suppression rule that withheld a cell of this table."""
-    rules = []
-    for i in range(len(table.cell_labels)):
-        for j in range(len(table.columns)):
-            rule = table.reason_of(i, j)
-            if rule is not None and rule not in rules:
-                rules.append(rule)
-    rules.sort(key=lambda rule: RULE_MARKS.get(rule, "c"))
-    settings = _rules(request, table)
+    rows, columns = np.nonzero(table.suppressed)
+    found = {
+        table.reason_of(int(i), int(j)) or "suppressed"
+        for i, j in zip(rows, columns, strict=True)
+    }
+    rules = sorted(found, key=mark_letter)
+    settings = effective_rules(request, table)
     lines = [
-        f"<li>{_rule_key(rule)} {escape(_rule_text(rule, settings))}.</li>"
+        f"<li>{mark_html(rule)} {escape(footnote_text(rule, settings))}.</li>"
         for rule in rules
     ]
     if not lines:
@@ -358,44 +352,16 @@ def _dimension_source(request: Request, dim: Dimension) -> str:
 
 def _disclosure(request: Request, table: ReleasedTable) -> str:
     """The rules applied, each with its mark and how many figures it withheld."""
-    recorded = bool(table.disclosure)
-    rules = _rules(request, table)
     withheld = {
         rule: int((mask & table.suppressed).sum())
         for rule, mask in table.reasons.items()
     }
-    total = table.suppressed.size
-
-    lines = []
-    for key, value in rules.items():
-        if key == "min_cell_size" and isinstance(value, int):
-            text = (
-                f"Minimum cell size {value}: a count from 1 to {value - 1} is withheld"
-            )
-        else:
-            name = key.replace("_", " ").capitalize()
-            text = f"{escape(name)}: {escape(str(value))}"
-        if key in withheld:
-            text += (
-                f" (marked {_rule_key(key)}; {withheld[key]} of {total} figures "
-                "withheld)"
-            )
-        lines.append(text + ".")
-    for rule, count in withheld.items():
-        if rule not in rules:
-            lines.append(
-                f"{escape(_rule_text(rule, rules)).capitalize()} (marked "
-                f"{_rule_key(rule)}; {count} of {total} figures withheld)."
-            )
-    if not recorded:
+    lines = rule_sentences(
+        effective_rules(request, table), withheld, table.suppressed.size
+    )
+    if not table.disclosure:
         lines.append("These are the rules of the request; the release lists none.")
     return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
-
-
-def _rule_key(rule: str) -> str:
-    """The suppression mark with a rule's footnote letter, as inline HTML."""
-    letter = RULE_MARKS.get(rule, "c")
-    return f'<span class="x">{SUPPRESSED_MARK}<sup>{letter}</sup></span>'
 
 
 # The page

@@ -99,7 +99,7 @@ def test_request_runs_through_the_reference(
 
     table = reference_table(request, frames, schemas=schemas)
 
-    assert table.values.shape == (len(request.cells()), 1 + len(request.measures))
+    assert table.values.shape == (len(request.full_cells()), len(request.columns))
     assert table.values[:, 0].sum() > 0
     assert table.digest == request.digest
 
@@ -132,6 +132,27 @@ def test_flows_out_of_each_state_add_up_to_the_flows_into_it(
         elif out:
             assert sum(out) == sum(into), node.key
     assert min(flow.values()) >= 0 and counts[0] > 0
+
+
+def test_flow_table_declares_each_state_as_the_sum_of_its_flows(
+    schemas: dict[str, Schema],
+) -> None:
+    request = _request(SANKEY_TABLE, schemas)
+    columns = ("students", *(m.name for m in request.measures))
+    into = {target: name for name, (_, target) in SANKEY_FLOWS.items()}
+    expected = set()
+    for node in SANKEY_NODES:
+        out = tuple(n for n, (source, _) in SANKEY_FLOWS.items() if source == node.key)
+        if out:
+            total = "students" if node.key == SANKEY_ROOT else into[node.key]
+            expected.add((total, out))
+
+    declared = {
+        (columns[total], tuple(columns[part] for part in parts))
+        for total, parts in request.disclosure.column_sums
+    }
+
+    assert declared == expected
 
 
 def test_flows_out_of_each_state_are_disjoint_and_inside_it(

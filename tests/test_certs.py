@@ -24,9 +24,19 @@ def _federation(tmp_path):
     raw = {
         "federation": {"name": "test-fed"},
         "nodes": [
-            {"name": "alpha", "host": "127.0.0.1", "mpc_port": 9001, "control_port": 9101},
+            {
+                "name": "alpha",
+                "host": "127.0.0.1",
+                "mpc_port": 9001,
+                "control_port": 9101,
+            },
             {"name": "beta", "host": "::1", "mpc_port": 9002, "control_port": 9102},
-            {"name": "gamma", "host": "localhost", "mpc_port": 9003, "control_port": 9103},
+            {
+                "name": "gamma",
+                "host": "localhost",
+                "mpc_port": 9003,
+                "control_port": 9103,
+            },
         ],
         "coordinators": [{"name": "researcher"}],
     }

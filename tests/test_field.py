@@ -37,8 +37,12 @@ def test_small_field_sums_differences_and_negation_wrap_correctly() -> None:
 
     total, diff, neg = SMALL.add(a, b), SMALL.sub(a, b), SMALL.neg(a)
 
-    assert total.tolist() == [(int(x) + int(y)) % SMALL_MODULUS for x, y in zip(a, b, strict=False)]
-    assert diff.tolist() == [(int(x) - int(y)) % SMALL_MODULUS for x, y in zip(a, b, strict=False)]
+    assert total.tolist() == [
+        (int(x) + int(y)) % SMALL_MODULUS for x, y in zip(a, b, strict=False)
+    ]
+    assert diff.tolist() == [
+        (int(x) - int(y)) % SMALL_MODULUS for x, y in zip(a, b, strict=False)
+    ]
     assert neg.tolist() == [(-int(x)) % SMALL_MODULUS for x in a]
 
 
@@ -100,7 +104,10 @@ def test_batch_inverse_inverts_every_value() -> None:
 
     inverses = batch_inverse(values, GROUP_ORDER)
 
-    assert all(int(v) * int(w) % GROUP_ORDER == 1 for v, w in zip(values, inverses, strict=False))
+    assert all(
+        int(v) * int(w) % GROUP_ORDER == 1
+        for v, w in zip(values, inverses, strict=False)
+    )
 
 
 def test_batch_inverse_refuses_zero() -> None:
@@ -115,5 +122,7 @@ def test_lagrange_coefficients_interpolate_a_quadratic() -> None:
     coefficients = lagrange_coefficients(SMALL_MODULUS, (1, 2, 3), 0)
 
     assert (
-        sum(c * poly(x) for c, x in zip(coefficients, (1, 2, 3), strict=False)) % SMALL_MODULUS == 7
+        sum(c * poly(x) for c, x in zip(coefficients, (1, 2, 3), strict=False))
+        % SMALL_MODULUS
+        == 7
     )

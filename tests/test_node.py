@@ -70,7 +70,10 @@ def test_reads_a_node_configuration_with_defaults(demo):
     "change, message",
     [
         (lambda d: d["node"].pop("name"), r"\[node\] name is required"),
-        (lambda d: d["node"].update(colour="red"), r"unknown key\(s\) colour in \[node\]"),
+        (
+            lambda d: d["node"].update(colour="red"),
+            r"unknown key\(s\) colour in \[node\]",
+        ),
         (lambda d: d.update(extra={}), r"unknown table\(s\) extra"),
         (
             lambda d: d.update(sessions={"deadline": -1}),
@@ -113,7 +116,9 @@ def test_takes_requests_only_from_listed_coordinators(board_a):
     assert board_a.authorise(COORDINATOR, coordinator_only=True) == "council-researcher"
     assert board_a.authorise(("node", "college"), coordinator_only=False) == "college"
 
-    with pytest.raises(PolicyRefusal, match=r"refuses coordinator 'intruder'.*does not"):
+    with pytest.raises(
+        PolicyRefusal, match=r"refuses coordinator 'intruder'.*does not"
+    ):
         board_a.authorise(("coordinator", "intruder"), coordinator_only=True)
     with pytest.raises(PolicyRefusal, match=r"refuses node 'college': only a coord"):
         board_a.authorise(("node", "college"), coordinator_only=True)
@@ -138,7 +143,9 @@ def test_refuses_and_audits_a_request_against_its_policy(demo):
     college = Node(load_node_config(demo.configs["college"]))
     text, digest = _standard(demo)
 
-    with pytest.raises(PolicyRefusal, match=r"Node college refuses .*rule min_cell_size"):
+    with pytest.raises(
+        PolicyRefusal, match=r"Node college refuses .*rule min_cell_size"
+    ):
         college.submit(COORDINATOR, "session-policy", text, digest)
 
     last = college.audit.entries()[-1]

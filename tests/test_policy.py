@@ -65,11 +65,14 @@ def test_defaults_accept_the_standard_table(federation):
 
 def test_refuses_a_column_the_policy_does_not_allow(federation):
     allowed = ["grade9_year", "income_quintile", "ossd_year"]
-    policy = policy_from_dict({"columns": allowed}, node="board_b", federation=federation)
+    policy = policy_from_dict(
+        {"columns": allowed}, node="board_b", federation=federation
+    )
     request, plan = _plan(federation, BY_GENDER.replace("5\n", "10\n"))
 
     with pytest.raises(
-        PolicyRefusal, match=r"^Node board_b refuses the request \(rule columns\).*'gender'"
+        PolicyRefusal,
+        match=r"^Node board_b refuses the request \(rule columns\).*'gender'",
     ) as refusal:
         policy.check(request, plan, coordinator="researcher", accepted_last_day=0)
 
@@ -151,7 +154,10 @@ def test_reports_a_column_the_schema_does_not_declare(federation):
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"min_cell_size": 0}, r"min_cell_size = 0 must be a whole number of at least 1"),
+        (
+            {"min_cell_size": 0},
+            r"min_cell_size = 0 must be a whole number of at least 1",
+        ),
         ({"max_requests_per_day": "many"}, r"max_requests_per_day = 'many'"),
         ({"columns": "gender"}, r"columns must be a list of names"),
     ],

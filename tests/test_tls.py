@@ -144,7 +144,11 @@ def test_names_nobody_without_exactly_one_federation_uri(names):
 def test_session_links_accept_node_certificates_only(pki):
     main, _ = pki
     certificate, key, authority = _files(main, "node", "alpha")
-    spec = {"certificate": str(certificate), "key": str(key), "authority": str(authority)}
+    spec = {
+        "certificate": str(certificate),
+        "key": str(key),
+        "authority": str(authority),
+    }
 
     settings = session_tls(spec, ["alpha", "beta"])
 
@@ -173,7 +177,9 @@ def test_reports_a_key_that_does_not_belong_to_the_certificate(pki):
 def test_reports_a_missing_file(pki, tmp_path):
     main, _ = pki
 
-    with pytest.raises(ConfigError, match=r"The TLS certificate file .* does not exist"):
+    with pytest.raises(
+        ConfigError, match=r"The TLS certificate file .* does not exist"
+    ):
         client_context(tmp_path / "none.crt", *_files(main, "node", "alpha")[1:])
 
 
