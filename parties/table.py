@@ -16,6 +16,9 @@ import pandas as pd
 
 SUPPRESSED_MARK = "x"
 
+# How each suppression rule marks a cell in text output; CSV files write "x".
+MARKS = {"min_cell_size": "x", "complement": "x*", "complementary": "x+"}
+
 # Rule codes as the MPC reports them (see mpc.suppression).
 RULE_NAMES = {1: "min_cell_size", 2: "complement", 3: "complementary"}
 
@@ -131,12 +134,58 @@ class ReleasedTable:
         return path
 
     def render(self, max_rows: int = 200) -> str:
-        """A plain-text rendering for terminals; suppressed cells show as ``x``."""
+        """A plain-text rendering for terminals, with a legend of the marks of
+        suppressed cells and a line on the disclosure rules applied."""
         frame = self.to_frame().astype(object)
         for j, column in enumerate(self.columns):
-            frame.loc[self.suppressed[:, j], column] = SUPPRESSED_MARK
+            for i in np.flatnonzero(self.suppressed[:, j]):
+                rule = self.reason_of(int(i), j) or "suppressed"
+                frame.iloc[int(i), frame.columns.get_loc(column)] = MARKS.get(
+                    rule, SUPPRESSED_MARK
+                )
         headers = {
             c: lab for c, lab in zip(self.columns, self.column_labels, strict=True)
         }
         frame = frame.rename(columns=headers)
-        return frame.to_string(index=not self.dimension_labels, max_rows=max_rows)
+        lines = [frame.to_string(index=not self.dimension_labels, max_rows=max_rows)]
+        used = [rule for rule in MARKS if rule in self.reasons]
+        for rule in used:
+            lines.append(f"  {MARKS[rule]:<3} {self.legend(rule)}")
+        if self.disclosure:
+            lines.append("  Disclosure: " + self.describe_disclosure())
+        return "\n".join(lines)
+
+    def legend(self, rule: str) -> str:
+        """What a suppression rule means, in words."""
+        minimum = self.disclosure.get("min_cell_size", 10)
+        return {
+            "min_cell_size": f"suppressed: fewer than {minimum} students",
+            "complement": (
+                f"suppressed: fewer than {minimum} students of the cell lack this "
+                "outcome"
+            ),
+            "complementary": (
+                "suppressed so that other suppressed cells cannot be worked out "
+                "from totals"
+            ),
+        }.get(rule, "suppressed")
+
+    def describe_disclosure(self) -> str:
+        """One line on the rules applied, the rounding base and the noise."""
+        d = self.disclosure
+        parts = [f"cells below {d.get('min_cell_size', 10)} suppressed"]
+        if d.get("protect_complements"):
+            parts.append("small complements protected")
+        if d.get("complementary"):
+            parts.append("complementary suppression")
+        if d.get("rounding_base"):
+            parts.append(f"random rounding to base {d['rounding_base']}")
+        if "noise_scale" in d:
+            budget = (
+                f"epsilon {d['epsilon']:g}" if "epsilon" in d else f"rho {d['rho']:g}"
+            )
+            parts.append(
+                f"discrete Laplace noise of scale {d['noise_scale']:g} ({budget}, "
+                f"standard deviation {d['noise_sd_total']:g} in all)"
+            )
+        return "; ".join(parts) + "."

@@ -195,3 +195,27 @@ def test_every_opened_value_is_on_the_leakage_list(tmp_path):
     assert len(masks) == sum(expected_rows)
     assert len(set(masks)) == len(masks)
     assert not set(masks) & set(keys)
+
+
+def test_a_party_killed_mid_session_makes_the_others_abort_quickly(tmp_path):
+    import time
+
+    from parties.local import PartyFailed
+
+    federation, data = local_federation(tmp_path, FOUR, seed=17)
+    started = time.monotonic()
+
+    with pytest.raises(PartyFailed, match="failed") as failure:
+        run_local(
+            federation,
+            data,
+            catalogue_text("pathways_by_quintile"),
+            tmp_path / "session",
+            kill_party_after_phase=(2, "shuffle"),
+        )
+
+    assert time.monotonic() - started < 30
+    # Every surviving party reports an aborted session, naming the lost party.
+    report = str(failure.value)
+    assert report.count("Session aborted") >= 3
+    assert "disconnected" in report
