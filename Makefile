@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/crp demo --out demo-output
 
 test: $(STAMP)
+	sh scripts/install_chromium.sh
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

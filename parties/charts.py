@@ -132,7 +132,7 @@ def sankey_svg(
     for column in columns:
         members = [n for n in nodes if n.column == column]
         total = sum(sizes[n.key] for n in members)
-        room = SANKEY_PLOT_HEIGHT - NODE_GAP * (len(members) - 1)
+        room = float(SANKEY_PLOT_HEIGHT - NODE_GAP * (len(members) - 1))
         room -= sum(stubs[n.key] for n in members)
         if total > 0:
             fit = max(room, 0.0) / total
@@ -142,9 +142,9 @@ def sankey_svg(
     span = SANKEY_WIDTH - SANKEY_LEFT - SANKEY_RIGHT - NODE_WIDTH
     step = span / max(len(columns) - 1, 1)
     placed: dict[str, _Placed] = {}
-    bottom = SANKEY_TOP
+    bottom = float(SANKEY_TOP)
     for index, column in enumerate(columns):
-        y = SANKEY_TOP
+        y = float(SANKEY_TOP)
         for node in (n for n in nodes if n.column == column):
             height = max(sizes[node.key] * scale + stubs[node.key], MIN_NODE_HEIGHT)
             slot = max(height, LABEL_SLOT)

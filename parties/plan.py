@@ -33,6 +33,7 @@ from mpc.aggregate import Layout
 from mpc.circuit import Circuit
 from mpc.disclosure import DisclosureRules
 from mpc.engine import SessionPlan
+from parties.dimensions import PARTNER_DIMENSION, Level, filter_allows
 from parties.errors import RequestError
 from parties.expressions import (
     And,
@@ -48,7 +49,7 @@ from parties.expressions import (
     atoms,
     refs_of,
 )
-from parties.request import PARTNER_DIMENSION, Level, Request, _filter_allows
+from parties.request import Request
 from parties.schema import Schema
 
 
@@ -225,7 +226,7 @@ class _Compiler:
         for column in sets:
             domain = list(schema.column(column).domain)
             if self.population.where is not None:
-                allowed, _ = _filter_allows(self.population.where, column)
+                allowed, _ = filter_allows(self.population.where, column)
                 if allowed is not None:
                     domain = [v for v in domain if v in allowed]
             if column in full:

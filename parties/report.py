@@ -224,11 +224,13 @@ def _grid(request: Request, table: ReleasedTable, *, percentages: bool) -> str:
         for label in table.column_labels
     )
     rows = []
+    full_cells = request.full_cells()
     for i, labels in enumerate(table.cell_labels):
         cells = "".join(f'<th scope="row">{escape(label)}</th>' for label in labels)
         for j in range(len(table.columns)):
             cells += _figure_cell(table, i, j, percentage=percentages and j > 0)
-        rows.append(f"<tr>{cells}</tr>")
+        total = any(level.kind == "total" for level in full_cells[i])
+        rows.append(f'<tr class="total">{cells}</tr>' if total else f"<tr>{cells}</tr>")
     kind = "percentages" if percentages else "counts"
     return (
         f'<div class="scroll"><table class="figures {kind}">'
@@ -304,6 +306,8 @@ def _about(request: Request, table: ReleasedTable) -> str:
 
     for dim in request.dimensions:
         levels = escape(", ".join(level.label for level in dim.levels))
+        if dim.total is not None:
+            levels += f"; and {escape(dim.total.label)}, the total of these rows"
         items.append(
             (f"Rows: {dim.label}", f"{_dimension_source(request, dim)}: {levels}.")
         )

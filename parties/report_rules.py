@@ -84,7 +84,8 @@ def rule_sentences(
     for rule, count in withheld.items():
         if rule not in covered and count:
             text = escape(footnote_text(rule, rules)).capitalize()
-            lines.append(f"{text}. Marked {mark_html(rule)}: {count} of {figures}.")
+            marked = f"Marked {mark_html(rule)}: {count} of {figures} figures."
+            lines.append(f"{text}. {marked}")
     return lines
 
 

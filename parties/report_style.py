@@ -79,6 +79,10 @@ table.figures thead th {
 table.figures thead th.dim { text-align: left; min-width: 7em; max-width: 10em; }
 table.figures tbody th { text-align: left; font-weight: 500; white-space: nowrap; }
 table.figures tbody tr:nth-child(even) { background: var(--band); }
+table.figures tbody tr.total th, table.figures tbody tr.total td {
+  border-top: 1px solid var(--ink);
+  font-weight: 600;
+}
 .num { text-align: right; white-space: nowrap; }
 table.figures thead th.num { white-space: normal; }
 .withheld, .empty { color: var(--muted); }

@@ -31,10 +31,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import tomli_w
 
 from parties.data import load_partner_data
 from parties.reference import reference_table
-from parties.report import CATALOGUE, ReportError, build_report, catalogue_text
+from parties.report import (
+    CATALOGUE,
+    ReportError,
+    build_report,
+    catalogue_text,
+    report_main,
+)
 from parties.report_figures import RATE_CHARTS, RATE_SERIES, SANKEY_TABLE
 from parties.request import Request, parse_request_text
 from parties.schema import Schema
@@ -63,12 +70,26 @@ def schemas() -> dict[str, Schema]:
 
 
 @pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small synthetic partner files, with their schemas in ``schemas/``."""
+    folder = tmp_path_factory.mktemp("data")
+    write_synthetic_data(folder, seed=5, scale=0.05)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def frames(data_dir: Path, schemas: dict[str, Schema]) -> dict[str, pd.DataFrame]:
+    return {
+        partner: load_partner_data(data_dir / f"{partner}.csv", schema).frame
+        for partner, schema in schemas.items()
+    }
+
+
+@pytest.fixture(scope="module")
 def released_tables(
-    tmp_path_factory: pytest.TempPathFactory, schemas: dict[str, Schema]
+    schemas: dict[str, Schema], frames: dict[str, pd.DataFrame]
 ) -> Tables:
     """The catalogue as the reference releases it on small synthetic data."""
-    files = write_synthetic_data(tmp_path_factory.mktemp("data"), seed=5, scale=0.05)
-    frames = {p: load_partner_data(f, schemas[p]).frame for p, f in files.items()}
     tables = []
     for name in CATALOGUE:
         request = parse_request_text(catalogue_text(name), schemas, source=name)
@@ -169,7 +190,7 @@ def _html_tables(path: Path) -> dict[tuple[str, str], list[list[str]]]:
 
 def _expected_count(table: ReleasedTable, row: int, column: int) -> str:
     if table.suppressed[row, column]:
-        return "x" + MARKS.get(table.reason_of(row, column) or "", "c")
+        return "x" + MARKS.get(table.reason_of(row, column) or "", "d")
     return f"{int(table.values[row, column]):,}"
 
 
@@ -367,6 +388,49 @@ def test_refuses_the_same_table_twice(released_tables: Tables, tmp_path: Path) -
         build_report([released_tables[0], released_tables[0]], tmp_path)
 
 
+# The command
+
+
+def test_report_main_requests_every_catalogue_table_and_writes_the_report(
+    data_dir: Path,
+    schemas: dict[str, Schema],
+    frames: dict[str, pd.DataFrame],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import parties.coordinator
+
+    nodes = []
+    for i, name in enumerate([*PARTNER_SCHEMAS, "foundation", "council"]):
+        node = {"name": name, "mpc_port": 9100 + i, "control_port": 9200 + i}
+        if name in PARTNER_SCHEMAS:
+            node["schema"] = f"schemas/{PARTNER_SCHEMAS[name]}.toml"
+        nodes.append(node)
+    federation = data_dir / "federation.toml"
+    document = {"federation": {"name": "test"}, "nodes": nodes}
+    federation.write_text(tomli_w.dumps(document), encoding="utf-8")
+    asked: list[tuple[str, object]] = []
+
+    def request_table(
+        federation: object, text: str, *, identity: object, on_progress: object
+    ) -> ReleasedTable:
+        request = parse_request_text(text, schemas)
+        asked.append((request.name, identity))
+        return reference_table(request, frames, schemas=schemas)
+
+    monkeypatch.setattr(parties.coordinator, "request_table", request_table)
+    monkeypatch.setattr(parties.coordinator, "default_identity", lambda f: "me")
+
+    status = report_main(federation, tmp_path / "out")
+
+    assert status == 0
+    assert asked == [(name, "me") for name in CATALOGUE]
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.csv")) == sorted(CATALOGUE)
+    assert str(tmp_path / "out" / "report.html") in capsys.readouterr().out
+
+
 # Headless Chromium
 
 
@@ -482,8 +546,8 @@ class _Browser:
         try:
             os.write(self.commands, json.dumps(message).encode() + b"\0")
         except BrokenPipeError as error:
-            message = f"Chromium has stopped; its log ends:\n{self.tail()}"
-            raise RuntimeError(message) from error
+            stopped = f"Chromium has stopped; its log ends:\n{self.tail()}"
+            raise RuntimeError(stopped) from error
         while True:
             reply = self._read()
             if reply.get("id") == self.last_id:
