@@ -211,9 +211,12 @@ def write_federation_certificates(
         planned.extend(member_paths(out, role, name))
     existing = [path.name for path in planned if path.exists()]
     if existing:
+        shown = ", ".join(existing[:3])
+        if len(existing) > 3:
+            shown += f" and {len(existing) - 3} more"
         raise ConfigError(
-            f"Folder {str(out)!r} already holds {', '.join(existing)}; choose an empty "
-            "folder so that keys already handed out are not replaced."
+            f"Folder {str(out)!r} already holds {shown}; choose an empty folder so "
+            "that keys already handed out are not replaced."
         )
     out.mkdir(parents=True, exist_ok=True)
 

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -37,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mpc.errors import CrpError
-from parties.errors import PolicyRefusal
+from parties.errors import ConfigError, PolicyRefusal
 from parties.logs import configure_logging
 from parties.node import Node, NodeBusy, UnknownSession
 from parties.node_config import load_node_config
@@ -258,7 +259,9 @@ async def serve(node: Node) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda number, frame: None)
 
-    serving = asyncio.create_task(server.serve())
+    # Bind the port here, so that a port in use is one clear sentence.
+    listener = _listen(node)
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)
     if server.started:
@@ -271,6 +274,23 @@ async def serve(node: Node) -> None:
             node.info.mpc_port,
         )
     await serving
+
+
+def _listen(node: Node) -> socket.socket:
+    """A socket bound to the node's control address."""
+    host, port = node.info.host, node.info.control_port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(
+            f"Node {node.name} cannot listen on {host}:{port} ({exc.strerror}); "
+            "is another node running with this configuration?"
+        ) from None
+    return listener
 
 
 def run_node(config_path: str | Path) -> int:
@@ -288,5 +308,12 @@ def run_node(config_path: str | Path) -> int:
     except CrpError as exc:
         logger.error("The node cannot start: %s", exc)
         return 2
-    asyncio.run(serve(node))
+    except KeyboardInterrupt:
+        logger.info("Interrupted during start-up.")
+        return 130
+    try:
+        asyncio.run(serve(node))
+    except ConfigError as exc:
+        logger.error("The node cannot start: %s", exc)
+        return 2
     return 0

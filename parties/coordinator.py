@@ -164,9 +164,7 @@ class NodeClient:
             ) from None
         except httpx.TransportError as exc:
             raise NodeCallFailed(
-                f"Node {self.name} at {self.url} cannot be reached: "
-                f"{_reason(exc)}. If the node is up, check that this coordinator's "
-                "certificate comes from the federation's authority."
+                f"Node {self.name} at {self.url} cannot be reached: {_reason(exc)}."
             ) from None
 
         # The server must be the node the federation puts at this address.
@@ -195,9 +193,23 @@ class NodeClient:
         return payload if isinstance(payload, dict) else {}
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.rstrip(".")
+def _reason(exc: httpx.TransportError) -> str:
+    """Why a connection failed, in words a coordinator can act on."""
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return (
+            "its certificate does not verify against this coordinator's authority "
+            f"file ({text})"
+        )
+    if isinstance(exc, httpx.ConnectError) and "SSL" not in text:
+        return "nothing accepts connections there (is the node running?)"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return (
+            "it closed the connection without answering, as a node does when it "
+            "rejects the client certificate; check that this coordinator's "
+            "certificate comes from the federation's authority"
+        )
+    return text
 
 
 def request_table(

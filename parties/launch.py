@@ -21,7 +21,7 @@ from types import TracebackType
 from mpc.errors import CrpError
 from parties.coordinator import CoordinatorIdentity, NodeCallFailed, NodeClient
 from parties.federation import Federation
-from parties.node import child_environment
+from parties.node_sessions import child_environment
 from parties.tls import client_context
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ A :class:`Node` loads and checks its partner's records once, then waits for
 coordinators (through :mod:`parties.control`, its HTTPS endpoint). For each
 request it checks who asks and what is asked against its own policy, writes the
 decision to its audit log, and, when it accepts, runs one MPC session as a
-separate process (``python -m parties.session``): a fresh MPyC runtime, its own
+separate process (:mod:`parties.node_sessions`): a fresh MPyC runtime, its own
 event loop, and a clean release of the MPC port however the session ends.
 
 One session runs at a time; a request that arrives meanwhile is refused with a
@@ -18,28 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import logging
 import os
 import re
 import shutil
-import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-import parties
 from mpc.errors import CrpError
 from parties.audit import AuditLog
 from parties.data import describe_report, load_partner_data
-from parties.encode import party_rows
-from parties.errors import ConfigError, PolicyRefusal, RequestError
+from parties.errors import ConfigError, PolicyRefusal
 from parties.federation import Federation, load_federation
 from parties.node_config import NodeConfig
+from parties.node_sessions import (
+    SESSION_FOLDER_PREFIX,
+    SessionRecord,
+    run_session_process,
+)
 from parties.plan import Plan, compile_plan
 from parties.policy import Policy, load_policy
 from parties.request import parse_request_text
@@ -49,13 +47,6 @@ logger = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
 KEEP_SESSIONS = 20
-SESSION_FOLDER_PREFIX = "session-"
-
-# What a session result holds for the federation only: the row counts and the
-# multiplicity histogram (public among the nodes, not to the coordinator) and
-# the phase costs. Everything else in it is this party's output for the
-# coordinator (its shares of the released table, the plan digest, ...).
-INTERNAL_RESULT_KEYS = frozenset({"row_counts", "histogram", "phases"})
 
 
 class NodeBusy(CrpError):
@@ -64,50 +55,6 @@ class NodeBusy(CrpError):
 
 class UnknownSession(CrpError):
     """No session with that id was started here by this coordinator."""
-
-
-@dataclass
-class SessionRecord:
-    """What a node remembers about one accepted session (no data, only status)."""
-
-    session_id: str
-    coordinator: str
-    digest: str
-    table: str
-    started_at: str
-    cells: int | None = None
-    started: float = field(default_factory=time.monotonic)
-    status: str = "preparing"  # preparing, running, done, aborted
-    phase: str = "preparing"
-    error: str | None = None
-    seconds: float | None = None
-    bytes_sent: int = 0
-    output: dict[str, Any] | None = None
-    released: bool = False
-    cancel_reason: str | None = None
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("done", "aborted")
-
-    def view(self, node: str, *, with_output: bool) -> dict[str, Any]:
-        """The session as the API shows it; output shares only when asked."""
-        elapsed = self.seconds
-        if elapsed is None:
-            elapsed = time.monotonic() - self.started
-        return {
-            "session_id": self.session_id,
-            "node": node,
-            "table": self.table,
-            "status": self.status,
-            "phase": self.phase,
-            "error": self.error,
-            "started": self.started_at,
-            "seconds": round(elapsed, 3),
-            "cells": self.cells,
-            "output": self.output if with_output and self.status == "done" else None,
-        }
 
 
 class Node:
@@ -332,9 +279,15 @@ class Node:
                 break
             self.sessions.popitem(last=False)
         record.task = asyncio.get_running_loop().create_task(
-            self._run(record, plan, text)
+            run_session_process(
+                record,
+                plan,
+                text,
+                config=self.config,
+                federation=self.federation,
+                frame=self.frame,
+            )
         )
-        # A task cancelled before its first step never runs its clean-up.
         record.task.add_done_callback(lambda task: self._finish(record))
         return record
 
@@ -349,7 +302,9 @@ class Node:
                     "the request text does not match the digest sent with it",
                 )
             return compile_plan(request, schemas)
-        except (RequestError, ConfigError) as exc:
+        except PolicyRefusal:
+            raise
+        except CrpError as exc:
             reason = f"the request is invalid: {exc}"
             raise _refusal(self.name, "request", reason) from exc
 
@@ -394,6 +349,7 @@ class Node:
             )
             record.task.cancel()
             await asyncio.wait([record.task])
+            self._finish(record)
         return record
 
     async def shutdown(self) -> None:
@@ -403,134 +359,8 @@ class Node:
             running.cancel_reason = "The node is shutting down."
             running.task.cancel()
             await asyncio.wait([running.task])
+            self._finish(running)
         logger.info("Node stopped.")
-
-    # The session process
-
-    async def _run(self, record: SessionRecord, plan: Plan, text: str) -> None:
-        folder = self.config.state_dir / f"{SESSION_FOLDER_PREFIX}{record.session_id}"
-        process: asyncio.subprocess.Process | None = None
-        try:
-            folder.mkdir(mode=0o700)
-            partner = self.name if self.frame is not None else None
-            rows = await asyncio.to_thread(party_rows, plan, partner, self.frame)
-            input_path = folder / "input.npz"
-            await asyncio.to_thread(
-                np.savez, input_path, keys=rows.keys, rows=rows.rows
-            )
-            spec_path = folder / "spec.json"
-            spec_path.write_text(
-                json.dumps(self._spec(folder, input_path, text)), encoding="utf-8"
-            )
-
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "parties.session",
-                str(spec_path),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=child_environment(),
-            )
-            record.status = "running"
-            logger.info(
-                "Session %s started (process %d, party %d of %d).",
-                record.session_id,
-                process.pid,
-                self.info.index,
-                len(self.federation.nodes),
-            )
-            remaining = self.config.deadline - (time.monotonic() - record.started)
-            try:
-                await asyncio.wait_for(
-                    self._follow(record, process), timeout=max(remaining, 0.1)
-                )
-            except TimeoutError:
-                record.error = (
-                    f"The session did not finish within the node's deadline of "
-                    f"{self.config.deadline:g} s and was stopped."
-                )
-            await _stop(process)
-
-            output_path = folder / "output.json"
-            if process.returncode == 0 and output_path.exists():
-                result = json.loads(output_path.read_text(encoding="utf-8"))
-                record.output = {
-                    key: value
-                    for key, value in result.items()
-                    if key not in INTERNAL_RESULT_KEYS
-                }
-                record.cells = sum(len(row) for row in result.get("released", []))
-                record.bytes_sent = sum(
-                    int(p.get("bytes_sent", 0)) for p in result.get("phases", [])
-                )
-            else:
-                record.error = record.error or (
-                    f"The session process ended with exit status {process.returncode}."
-                )
-        except asyncio.CancelledError:
-            record.error = record.cancel_reason or "The session was cancelled."
-        except CrpError as exc:
-            record.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - the node must outlive any session
-            logger.exception("Session %s failed unexpectedly.", record.session_id)
-            record.error = f"The node failed to run the session: {type(exc).__name__}."
-        finally:
-            if process is not None:
-                await _stop(process)
-            shutil.rmtree(folder, ignore_errors=True)
-            self._finish(record)
-
-    def _spec(self, folder: Path, input_path: Path, text: str) -> dict[str, Any]:
-        nodes = self.federation.nodes
-        return {
-            "party": self.info.index,
-            "node": self.name,
-            "node_names": [n.name for n in nodes],
-            "addresses": [[n.host, n.mpc_port] for n in nodes],
-            "threshold": self.federation.effective_threshold,
-            "federation": str(self.config.federation),
-            "request_text": text,
-            "input": str(input_path),
-            "output": str(folder / "output.json"),
-            "connect_timeout": self.config.connect_timeout,
-            "step_timeout": self.config.step_timeout,
-            "log_level": self.config.log_level,
-            "parent_pid": os.getpid(),
-            "tls": {
-                "certificate": str(self.config.certificate),
-                "key": str(self.config.key),
-                "authority": str(self.config.authority),
-            },
-        }
-
-    async def _follow(
-        self, record: SessionRecord, process: asyncio.subprocess.Process
-    ) -> None:
-        """Read the session's phases from its output and pass its log lines on."""
-
-        async def phases() -> None:
-            if process.stdout is None:
-                return
-            async for raw in process.stdout:
-                line = raw.decode("utf-8", errors="replace").strip()
-                if line.startswith("PHASE "):
-                    record.phase = line[6:]
-                    logger.info("Session %s phase: %s.", record.session_id, line[6:])
-                elif line.startswith(("ABORTED ", "ERROR ")):
-                    record.error = line.partition(" ")[2]
-
-        async def log_lines() -> None:
-            if process.stderr is None:
-                return
-            async for raw in process.stderr:
-                # The session configures its logging with this node's name.
-                sys.stderr.write(raw.decode("utf-8", errors="replace"))
-                sys.stderr.flush()
-
-        await asyncio.gather(phases(), log_lines())
-        await process.wait()
 
     def _finish(self, record: SessionRecord) -> None:
         """Record how a session ended, once: status, audit line and log line."""
@@ -577,26 +407,6 @@ class Node:
             record.phase,
             record.error,
         )
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    """Kill a session process if it still runs and reap it (frees its port)."""
-    if process.returncode is None:
-        try:
-            process.kill()
-        except ProcessLookupError:
-            pass
-    await process.wait()
-
-
-def child_environment() -> dict[str, str]:
-    """The environment of a session process: ours, plus this package on the path."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    root = str(Path(parties.__file__).resolve().parent.parent)
-    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if root not in paths:
-        env["PYTHONPATH"] = os.pathsep.join([root, *paths])
-    return env
 
 
 def _refusal(node: str, rule: str, reason: str) -> PolicyRefusal:

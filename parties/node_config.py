@@ -19,7 +19,7 @@ Example (a data partner; a compute-only node leaves out ``data``)::
 
     [sessions]
     connect_timeout = 15              # seconds for all parties to connect
-    step_timeout = 120                # seconds any one protocol step may wait
+    step_timeout = 300                # seconds any one protocol step may wait
     deadline = 3600                   # seconds a whole session may take
 
 The node listens on the host and ``control_port`` the federation gives it, and
@@ -54,7 +54,7 @@ NODE_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "sessions": {
         "connect_timeout": 15.0,
-        "step_timeout": 120.0,
+        "step_timeout": 300.0,
         "deadline": 3600.0,
     },
 }

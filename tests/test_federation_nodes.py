@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ from parties.demo import (
     write_demo_federation,
 )
 from parties.launch import LocalNodes
-from parties.node import child_environment
+from parties.node_sessions import child_environment
 from parties.reference import reference_table
 from parties.request import parse_request_text
 from parties.synth import synthetic_schemas
@@ -61,7 +61,7 @@ from parties.tls import client_context
 pytestmark = pytest.mark.processes
 
 STANDARD = catalogue_text("pathways_by_quintile")
-SHORT_SESSIONS = {"connect_timeout": 8, "step_timeout": 30, "deadline": 120}
+SHORT_SESSIONS = {"connect_timeout": 10, "step_timeout": 30, "deadline": 120}
 BOARD_COLUMNS = sorted(synthetic_schemas()["board"].columns)
 
 BY_GENDER = """
@@ -225,6 +225,25 @@ def test_a_certificate_of_another_authority_is_rejected(four, tmp_path):
     assert len(four.audit("board_a")) == audit_lines
 
 
+def test_the_coordinator_checks_which_node_answers(four):
+    # A federation file that puts college at board_a's address.
+    board_a = four.demo.federation.node("board_a")
+    college = replace(four.demo.federation.node("college"), host=board_a.host)
+    college = replace(college, control_port=board_a.control_port)
+    identity = four.demo.identity
+    context = client_context(identity.certificate, identity.key, identity.authority)
+
+    async def status():
+        client = NodeClient(college, context)
+        try:
+            return await client.status()
+        finally:
+            await client.close()
+
+    with pytest.raises(NodeCallFailed, match=r"certificate for node board_a, not for"):
+        asyncio.run(status())
+
+
 def test_a_coordinator_the_federation_does_not_list_is_rejected(four, tmp_path):
     certs = four.demo.folder / "certs"
     authority = load_pem_x509_certificate((certs / "ca.crt").read_bytes())
@@ -313,7 +332,7 @@ def test_a_party_claiming_another_party_index_is_rejected(four, tmp_path):
         "federation": str(federation),
         "request_text": STANDARD,
         "output": str(tmp_path / "output.json"),
-        "connect_timeout": 8,
+        "connect_timeout": 10,
         "tls": {
             "certificate": str(certificate),
             "key": str(key),
@@ -393,8 +412,9 @@ def test_a_node_killed_mid_session_makes_the_others_abort_and_recover(four):
             killed = _kill_mid_session(four, pending, seen)
             with pytest.raises(
                 RequestFailed,
-                match=r"Node university .*cannot be reached.* Node board_a aborted: "
-                r"Party 3 disconnected",
+                # Peers abort in a cascade: each names the first link it lost.
+                match=r"Node university .*cannot be reached.* aborted: Party 3 "
+                r"disconnected in the middle of the session",
             ):
                 pending.result(timeout=60)
         finally:
