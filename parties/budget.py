@@ -120,10 +120,11 @@ class PrivacyLedger:
             return
         if self._spent + rho > self.budget + 1e-12:
             raise PolicyRefusal(
-                f"Node {self.node!r} refuses the request under its rule "
-                f"'privacy_budget_rho': it costs rho = {rho:.4g}, and only "
-                f"{self.remaining:.4g} of the budget {self.budget:.4g} is left "
-                f"({self._spent:.4g} spent)."
+                f"Node {self.node} refuses the request (rule privacy_budget_rho): it "
+                f"costs rho = {rho:.4g}, and only {self.remaining:.4g} of the "
+                f"budget {self.budget:.4g} is left ({self._spent:.4g} spent).",
+                node=self.node,
+                rule="privacy_budget_rho",
             )
 
     def charge(

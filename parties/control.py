@@ -156,6 +156,9 @@ class NodeStatus(BaseModel):
     busy: bool
     session: str | None
     phase: str | None
+    privacy_budget_remaining: float = Field(
+        description="zCDP budget (rho) this node has left for requests with noise."
+    )
 
 
 class Problem(BaseModel):

@@ -29,6 +29,7 @@ from typing import Any
 
 from mpc.errors import CrpError
 from parties.audit import AuditLog
+from parties.budget import PrivacyLedger, request_cost
 from parties.data import describe_report, load_partner_data
 from parties.errors import ConfigError, PolicyRefusal
 from parties.federation import Federation, load_federation
@@ -81,6 +82,11 @@ class Node:
             config.policy, node=self.name, federation=self.federation
         )
         self.audit = AuditLog(config.audit_log, self.name)
+        self.ledger = PrivacyLedger(
+            config.state_dir / "privacy-ledger.jsonl",
+            self.policy.privacy_budget_rho,
+            self.name,
+        )
 
         # Own records, loaded and checked once.
         self.frame = None
@@ -115,12 +121,15 @@ class Node:
         self.sessions: OrderedDict[str, SessionRecord] = OrderedDict()
         logger.info(
             "Policy from %s: coordinators %s, min_cell_size >= %d, at most %d "
-            "request(s) a day, %d readable column(s).",
+            "request(s) a day, %d readable column(s); privacy budget rho %.4g, "
+            "%.4g spent.",
             self.policy.source,
             ", ".join(sorted(self.policy.coordinators)) or "(none)",
             self.policy.min_cell_size,
             self.policy.max_requests_per_day,
             len(self.policy.columns),
+            self.ledger.budget,
+            self.ledger.spent,
         )
 
     def _prepare_state_dir(self) -> None:
@@ -185,6 +194,7 @@ class Node:
             "busy": running is not None,
             "session": running.session_id if running else None,
             "phase": running.phase if running else None,
+            "privacy_budget_remaining": round(self.ledger.remaining, 6),
         }
 
     def running(self) -> SessionRecord | None:
@@ -235,6 +245,13 @@ class Node:
                 plan,
                 coordinator=coordinator,
                 accepted_last_day=self.audit.accepted_last_day(),
+            )
+            disclosure = plan.request.disclosure
+            self.ledger.charge(
+                request_cost(disclosure.epsilon, disclosure.rho),
+                session=session_id,
+                digest=digest,
+                coordinator=coordinator,
             )
         except (PolicyRefusal, NodeBusy) as exc:
             rule = exc.rule if isinstance(exc, PolicyRefusal) else "busy"

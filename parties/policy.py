@@ -17,6 +17,13 @@ is optional; :data:`POLICY_DEFAULTS` holds the defaults. Example::
     # Requests accepted in any 24 hours, counted from the audit log.
     max_requests_per_day = 50
 
+    # Disclosure control a request must use.
+    require_complementary = true   # complementary suppression and complements
+    rounding_base = 0              # e.g. 5: requests must round to this base
+    require_noise = false          # refuse requests without epsilon or rho
+    max_epsilon = 2.0              # noise per request, at most this epsilon
+    privacy_budget_rho = 4.0       # total zCDP budget over the node's lifetime
+
 :meth:`Policy.check` raises :class:`~parties.errors.PolicyRefusal` naming the node
 and the rule a request breaks.
 """
@@ -39,6 +46,11 @@ POLICY_DEFAULTS: dict[str, Any] = {
     "columns": None,  # None: every column of the node's schema
     "min_cell_size": 10,
     "max_requests_per_day": 50,
+    "require_complementary": True,
+    "rounding_base": 0,
+    "require_noise": False,
+    "max_epsilon": 2.0,
+    "privacy_budget_rho": 4.0,
 }
 
 RULES = tuple(POLICY_DEFAULTS)
@@ -53,6 +65,11 @@ class Policy:
     columns: frozenset[str]
     min_cell_size: int
     max_requests_per_day: int
+    require_complementary: bool = True
+    rounding_base: int = 0
+    require_noise: bool = False
+    max_epsilon: float = 2.0
+    privacy_budget_rho: float = 4.0
     source: str = "defaults"
 
     def check_coordinator(self, coordinator: str) -> None:
@@ -99,12 +116,48 @@ class Policy:
                 f"minimum of {self.min_cell_size}",
             )
 
+        self.check_disclosure(request)
+
         if accepted_last_day >= self.max_requests_per_day:
             raise _refuse(
                 self.node,
                 "max_requests_per_day",
                 f"it has already accepted {accepted_last_day} request(s) in the last "
                 f"24 hours, its limit is {self.max_requests_per_day}; try again later",
+            )
+
+    def check_disclosure(self, request: Request) -> None:
+        """Refuse a request whose disclosure control is weaker than this node's."""
+        rules = request.disclosure
+        if self.require_complementary and not (
+            rules.complementary and (rules.protect_complements or rules.noisy)
+        ):
+            raise _refuse(
+                self.node,
+                "require_complementary",
+                "the request turns off complementary suppression or the protection "
+                "of small complements, which this node requires",
+            )
+        if self.rounding_base and rules.rounding_base != self.rounding_base:
+            raise _refuse(
+                self.node,
+                "rounding_base",
+                f"the request rounds to base {rules.rounding_base or 'none'}, but this "
+                f"node requires random rounding to base {self.rounding_base}",
+            )
+        if self.require_noise and not rules.noisy:
+            raise _refuse(
+                self.node,
+                "require_noise",
+                "the request adds no noise (epsilon or rho), which this node requires",
+            )
+        epsilon = rules.effective_epsilon()
+        if epsilon is not None and epsilon > self.max_epsilon + 1e-12:
+            raise _refuse(
+                self.node,
+                "max_epsilon",
+                f"the request's noise has epsilon = {epsilon:.4g}, above this node's "
+                f"maximum of {self.max_epsilon:g} per request",
             )
 
 
@@ -209,12 +262,36 @@ def policy_from_dict(
 
     min_cell_size = _whole(values["min_cell_size"], "min_cell_size", source, 1)
     per_day = _whole(values["max_requests_per_day"], "max_requests_per_day", source, 0)
+    rounding = _whole(values["rounding_base"], "rounding_base", source, 0)
+    if rounding == 1 or rounding > 100:
+        raise ConfigError(
+            f"{source}: rounding_base = {rounding} must be 0 (no requirement) or a "
+            "whole number from 2 to 100."
+        )
+    flags = {}
+    for key in ("require_complementary", "require_noise"):
+        if not isinstance(values[key], bool):
+            raise ConfigError(f"{source}: {key} must be true or false.")
+        flags[key] = values[key]
+    numbers = {}
+    for key in ("max_epsilon", "privacy_budget_rho"):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(
+                f"{source}: {key} = {value!r} must be a number of at least 0."
+            )
+        numbers[key] = float(value)
     return Policy(
         node=node,
         coordinators=frozenset(coordinators),
         columns=frozenset(columns),
         min_cell_size=min_cell_size,
         max_requests_per_day=per_day,
+        require_complementary=flags["require_complementary"],
+        rounding_base=rounding,
+        require_noise=flags["require_noise"],
+        max_epsilon=numbers["max_epsilon"],
+        privacy_budget_rho=numbers["privacy_budget_rho"],
         source=source,
     )
 

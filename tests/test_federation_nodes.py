@@ -455,3 +455,32 @@ def test_a_node_killed_mid_session_makes_the_others_abort_and_recover(four):
     four.nodes.wait_ready(four.demo.identity, names=["university"])
     table = four.request()
     assert table.same_release(four.reference())
+
+
+def test_a_spent_privacy_budget_is_refused_also_after_a_restart(tmp_path):
+    budgets = {"board_a": {"privacy_budget_rho": 0.6}}
+    cluster = _start_cluster(
+        tmp_path,
+        ("board_a", "board_b", "college"),
+        seed=25,
+        policies=budgets,
+        sessions=SHORT_SESSIONS,
+    )
+    noisy = BY_GENDER.replace("min_cell_size = 10", "min_cell_size = 10\nepsilon = 1.0")
+    try:
+        table = cluster.request(noisy)
+        assert table.disclosure["epsilon"] == 1.0
+
+        with pytest.raises(RequestFailed, match=r"board_a.*privacy_budget_rho"):
+            cluster.request(noisy)
+
+        node = cluster.nodes["board_a"]
+        node.stop()
+        node.start()
+        cluster.nodes.wait_ready(cluster.demo.identity, names=["board_a"], timeout=60)
+        with pytest.raises(RequestFailed, match=r"board_a.*privacy_budget_rho"):
+            cluster.request(noisy)
+        refusals = [e for e in cluster.audit("board_a") if e["outcome"] == "refused"]
+        assert [e["rule"] for e in refusals] == ["privacy_budget_rho"] * 2
+    finally:
+        _stop_cluster(cluster)

@@ -165,3 +165,46 @@ def test_reports_a_column_the_schema_does_not_declare(federation):
 def test_reports_values_of_the_wrong_kind(federation, raw, message):
     with pytest.raises(ConfigError, match=message):
         policy_from_dict(raw, node="board_a", federation=federation, source="p.toml")
+
+
+def _with_disclosure(text: str, extra: str) -> str:
+    return text.replace("min_cell_size = 10", "min_cell_size = 10\n" + extra)
+
+
+@pytest.mark.parametrize(
+    ("policy", "extra", "rule"),
+    [
+        ({}, "complementary = false", "require_complementary"),
+        ({}, "protect_complements = false", "require_complementary"),
+        ({"rounding_base": 5}, "", "rounding_base"),
+        ({"rounding_base": 5}, "rounding_base = 10", "rounding_base"),
+        ({"require_noise": True}, "", "require_noise"),
+        ({"max_epsilon": 1.0}, "epsilon = 1.5", "max_epsilon"),
+        ({"max_epsilon": 1.0}, "rho = 1.0", "max_epsilon"),
+    ],
+)
+def test_refuses_disclosure_control_weaker_than_its_own(
+    federation, policy, extra, rule
+):
+    checker = policy_from_dict(policy, node="board_a", federation=federation)
+    text = _with_disclosure(catalogue_text("pathways_by_quintile"), extra)
+    request, plan = _plan(federation, text)
+
+    with pytest.raises(PolicyRefusal, match=rf"Node board_a .*rule {rule}") as refusal:
+        checker.check(request, plan, coordinator="researcher", accepted_last_day=0)
+
+    assert refusal.value.rule == rule
+
+
+def test_accepts_a_request_that_meets_its_disclosure_rules(federation):
+    checker = policy_from_dict(
+        {"rounding_base": 5, "require_noise": True, "max_epsilon": 1.0},
+        node="board_a",
+        federation=federation,
+    )
+    text = _with_disclosure(
+        catalogue_text("pathways_by_quintile"), "rounding_base = 5\nrho = 0.5"
+    )
+    request, plan = _plan(federation, text)
+
+    checker.check(request, plan, coordinator="researcher", accepted_last_day=0)
