@@ -12,6 +12,10 @@ from pathlib import Path
 
 from mpc.errors import CrpError
 
+# The demo's data size: about half the default synthetic partners, so that the
+# eight catalogue tables take a few minutes on a small machine.
+DEMO_SCALE = 0.5
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -66,10 +70,31 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=3600.0, help="seconds (default 3600)"
     )
 
-    demo = sub.add_parser("demo", help="synthetic data, six nodes, standard tables")
+    report = sub.add_parser(
+        "report", help="request the catalogue of standard tables, write the report"
+    )
+    report.add_argument("--federation", required=True, type=Path)
+    report.add_argument("--out", type=Path, default=Path("crp-report"))
+    report.add_argument(
+        "--identity",
+        type=Path,
+        metavar="PREFIX",
+        help="coordinator files PREFIX.crt and PREFIX.key (as for crp request)",
+    )
+
+    demo = sub.add_parser(
+        "demo", help="synthetic data, six nodes, the standard tables and the report"
+    )
     demo.add_argument("--out", type=Path, default=Path("demo-output"))
-    demo.add_argument("--scale", type=float, default=1.0)
+    demo.add_argument(
+        "--scale", type=float, default=DEMO_SCALE, help=f"default {DEMO_SCALE:g}"
+    )
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--tables",
+        default="all",
+        help="comma-separated catalogue names, or 'all' (default) for the report",
+    )
     return parser
 
 
@@ -106,10 +131,18 @@ def main(argv: list[str] | None = None) -> int:
                 identity_prefix=args.identity,
                 timeout=args.timeout,
             )
+        if args.command == "report":
+            from parties.report import report_main
+
+            return report_main(args.federation, args.out, args.identity)
         if args.command == "demo":
             from parties.demo import run_demo
+            from parties.report import CATALOGUE
 
-            return run_demo(args.out, scale=args.scale, seed=args.seed)
+            tables = (
+                CATALOGUE if args.tables == "all" else tuple(args.tables.split(","))
+            )
+            return run_demo(args.out, scale=args.scale, seed=args.seed, tables=tables)
     except CrpError as exc:
         print(f"crp {args.command}: {exc}", file=sys.stderr)
         return 2
