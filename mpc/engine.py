@@ -161,8 +161,10 @@ async def _phases(
 
     # Agree on the request and learn the (padded) row counts.
     own = _pad(own, plan.pad_to_multiple)
-    hello = {"digest": plan.digest(), "rows": int(own.keys.shape[0])}
-    hellos = await messenger.broadcast_public(hello, list(range(parties)))
+    hello: dict[str, Any] = {"digest": plan.digest(), "rows": int(own.keys.shape[0])}
+    hellos: dict[int, Any] = await messenger.broadcast_public(
+        hello, list(range(parties))
+    )
     mismatched = sorted(
         p for p, h in hellos.items() if h.get("digest") != hello["digest"]
     )

@@ -144,7 +144,7 @@ def _exchanger_class() -> type:
     base = mpyc.asyncoro.MessageExchanger
 
     class CheckedExchanger(base):  # type: ignore[misc, valid-type]
-        __slots__ = ("identity_ok", "closing", "lost")
+        # No __slots__ here: the base class declares MPyC's own.
 
         def __init__(self, rt: Any, peer_pid: int | None = None) -> None:
             super().__init__(rt, peer_pid)
@@ -161,16 +161,18 @@ def _exchanger_class() -> type:
 
         def data_received(self, data: bytes) -> None:
             if self.peer_pid is None and not self.identity_ok:
-                # First bytes from a client: its claimed index.
-                self.bytes.extend(data)
-                if len(self.bytes) < 2:
+                # First bytes from a client: its claimed index. MPyC's buffer
+                # (an untyped bytearray attribute) collects them meanwhile.
+                pending: bytearray = getattr(self, "bytes")  # noqa: B009
+                pending.extend(data)
+                if len(pending) < 2:
                     return
-                claimed = int.from_bytes(self.bytes[:2], "little")
+                claimed = int.from_bytes(pending[:2], "little")
                 if not self._check(claimed):
                     self.transport.close()
                     return
-                data = bytes(self.bytes)
-                self.bytes = bytearray()
+                data = bytes(pending)
+                setattr(self, "bytes", bytearray())  # noqa: B010
             super().data_received(data)
 
         def _check(self, claimed: int) -> bool:

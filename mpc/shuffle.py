@@ -16,14 +16,19 @@ Steps:
    of all but one member come from generators keyed by owner-member keys, so an
    owner in ``S_1`` sends nothing and any other owner sends one vector.
 2. Round ``j``. The members of ``S_j`` permute their shares with a permutation
-   drawn from the key of ``S_j``, then re-split them for ``S_{j+1}`` the same way.
-   A member of both sets sends nothing; any other sends one vector.
+   drawn from the key of ``S_j``. A member of both ``S_j`` and ``S_{j+1}`` keeps
+   its share; a member that leaves splits its share among ``S_{j+1}`` like an
+   owner in step 1 and sends one vector. Every part it sends is masked with a
+   key it shares with another member of ``S_{j+1}``, and ``S_{j+1}`` always has
+   an honest member besides the leaver, so a coalition only ever receives
+   uniformly random vectors.
 3. Output. The members of ``S_R`` deal their shares with degree-``t`` Shamir
    polynomials (compressed, see :mod:`mpc.sharing`); each party adds up what it
-   got. Everyone now holds a fresh Shamir sharing of the shuffled rows.
+   got. The engine deals the keys first and, once the pseudonyms group the
+   rows, only the columns each group of rows still needs.
 
-Cost for ``n`` rows of ``w`` elements: ``R + 1`` message rounds; at most one
-``n x w`` vector per member that leaves a set per round, plus
+Cost for ``n`` rows of ``w`` elements: ``R + 1`` message rounds; one ``n x w``
+vector per member that leaves a set (7 in all for ``m = 6``), plus
 ``(t + 1)(m - t - 1)`` vectors in the output step. With ``m = 6, t = 2``,
 ``R = 6``; with ``m = 4, t = 1``, ``R = 2``. Nothing is opened.
 
@@ -70,7 +75,7 @@ def _schedule(parties: int, threshold: int) -> tuple[tuple[int, ...], ...]:
     long. Deterministic, so that all parties agree.
     """
     if threshold == 0:
-        return [(0,)]
+        return ((0,),)
     size = threshold + 1
     coalitions = list(itertools.combinations(range(parties), threshold))
     candidates = list(itertools.combinations(range(parties), size))
@@ -420,7 +425,7 @@ async def _deal_out(
     total: int,
     widths: list[tuple[int, ...]],
     templates: Sequence[Block],
-    label: str,
+    label: object,
 ) -> list[Block]:
     """Turn an additive sharing among ``members`` into Shamir shares for everyone."""
     me, t, m = ctx.party, ctx.threshold, ctx.parties

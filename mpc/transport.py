@@ -156,9 +156,7 @@ def _exchange(runtime: Any, outgoing: dict[int, bytes], incoming: list[int]) -> 
     if _EXCHANGE is None:
         import mpyc.asyncoro
 
-        async def exchange(
-            rt: Any, outgoing: dict[int, bytes], incoming: list[int]
-        ) -> asyncio.Future:  # type: ignore[type-arg]
+        async def exchange(rt: Any, outgoing: dict[int, bytes], incoming: list[int]):
             # Exceptions are returned, not raised: MPyC stops the event loop when
             # one of its coroutines raises, and the caller must see a clean abort.
             try:

@@ -62,6 +62,7 @@ class AuditLog:
         rule: str | None = None,
         reason: str | None = None,
         cells: int | None = None,
+        suppressed: int | None = None,
         seconds: float | None = None,
         now: datetime.datetime | None = None,
     ) -> dict[str, Any]:
@@ -80,7 +81,12 @@ class AuditLog:
             "table": table,
             "outcome": outcome,
         }
-        optional = {"rule": rule, "reason": reason, "cells": cells}
+        optional = {
+            "rule": rule,
+            "reason": reason,
+            "cells": cells,
+            "suppressed": suppressed,
+        }
         entry.update({k: v for k, v in optional.items() if v is not None})
         if seconds is not None:
             entry["seconds"] = round(seconds, 3)

@@ -178,7 +178,9 @@ def _feature_column(
     if feature.kind in ("flag", "window"):
         if feature.cond is None:
             raise RequestError("A flag feature needs a condition.")
-        outer = {feature.outer: feature.outer_value} if feature.kind == "window" else {}
+        outer: dict[str, Any] = {}
+        if feature.kind == "window" and feature.outer is not None:
+            outer = {feature.outer: feature.outer_value}
         hits = evaluate_row_condition(feature.cond, frame, encoding.partner, outer)
         out = np.zeros(students, dtype=np.int64)
         np.maximum.at(out, row_slot[hits], 1)

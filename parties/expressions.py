@@ -432,8 +432,8 @@ class _Parser:
         if symbol not in ("==", "!="):
             raise self.fail(f"{side.ref} is a {column.kind} column; use ==, != or in")
         values = self.values_of(side, (constant,))
-        chosen = values if symbol == "==" else frozenset(domain) - values
-        return InSet(side.ref, frozenset(chosen))
+        kept = values if symbol == "==" else frozenset(domain) - values
+        return InSet(side.ref, frozenset(kept))
 
     def relation(self, side: _Side, symbol: str, constant: Any) -> Expr:
         if not _is_int(constant):

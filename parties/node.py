@@ -348,9 +348,11 @@ class Node:
             digest=record.digest,
             table=record.table,
             cells=record.cells,
+            suppressed=record.suppressed,
         )
         logger.info(
-            "Output shares of session %s handed to coordinator %s (%s cell(s)).",
+            "Output shares of session %s handed to coordinator %s (%s cell(s) "
+            "released).",
             record.session_id,
             record.coordinator,
             record.cells,
@@ -393,6 +395,7 @@ class Node:
                 digest=record.digest,
                 table=record.table,
                 cells=record.cells,
+                suppressed=record.suppressed,
                 seconds=record.seconds,
             )
             logger.info(

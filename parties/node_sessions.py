@@ -53,6 +53,7 @@ class SessionRecord:
     table: str
     started_at: str
     cells: int | None = None
+    suppressed: int | None = None
     started: float = field(default_factory=time.monotonic)
     status: str = "preparing"  # preparing, running, done, aborted
     phase: str = "preparing"
@@ -154,7 +155,11 @@ async def run_session_process(
                 for key, value in result.items()
                 if key not in INTERNAL_RESULT_KEYS
             }
-            record.cells = sum(len(row) for row in result.get("released", []))
+            # The suppression pattern is public to the nodes (it is part of the
+            # released table), so the audit can say how many cells were released.
+            rules = [code for row in result.get("rules", []) for code in row]
+            record.cells = sum(1 for code in rules if code == 0)
+            record.suppressed = len(rules) - record.cells
             record.bytes_sent = sum(
                 int(p.get("bytes_sent", 0)) for p in result.get("phases", [])
             )

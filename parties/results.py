@@ -65,9 +65,10 @@ def disclosure_summary(plan: Plan, parties: int, threshold: int) -> dict[str, An
     rules = plan.request.disclosure
     out = rules.describe()
     alpha = plan.session.rules.noise_alpha
-    if alpha is not None:
+    epsilon = rules.effective_epsilon()
+    if alpha is not None and epsilon is not None:
         honest = parties - threshold
-        scale = len(plan.request.columns) / rules.effective_epsilon()
+        scale = len(plan.request.columns) / epsilon
         out["noise"] = "discrete Laplace, split over the parties"
         out["noise_scale"] = round(scale, 3)
         out["sensitivity"] = len(plan.request.columns)
