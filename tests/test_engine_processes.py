@@ -219,3 +219,80 @@ def test_a_party_killed_mid_session_makes_the_others_abort_quickly(tmp_path):
     report = str(failure.value)
     assert report.count("Session aborted") >= 3
     assert "disconnected" in report
+
+
+RENAMED = """
+name = "renamed"
+[population]
+partners = ["west", "east"]
+where = "start_year >= 2013"
+[[rows]]
+column = "quintile"
+total = true
+[[measures]]
+name = "diploma"
+when = "diploma_year != null"
+[[measures]]
+name = "went_to_college"
+when = "exists(tech, 0 <= started - diploma_year <= 2)"
+"""
+
+
+def test_five_parties_with_other_partner_and_column_names(tmp_path):
+    import pandas as pd
+    import tomli_w
+
+    from parties.demo import write_federation
+    from parties.federation import load_federation
+    from parties.schema import load_schema
+    from parties.synth import write_synthetic_data
+
+    # Synthetic files under other names, with renamed columns and Parquet input.
+    files = write_synthetic_data(tmp_path / "raw", seed=18, scale=0.02)
+    board_names = {
+        "grade9_year": "start_year",
+        "income_quintile": "quintile",
+        "ossd_year": "diploma_year",
+        "oen": "student_number",
+    }
+    college_names = {"entry_year": "started", "oen": "student_number"}
+    out = tmp_path / "data"
+    out.mkdir()
+    for old, new, names in (
+        ("board_a", "west", board_names),
+        ("board_b", "east", board_names),
+        ("college", "tech", college_names),
+    ):
+        frame = pd.read_csv(files[old], dtype=str, keep_default_na=False)
+        frame = frame.rename(columns=names)
+        frame.to_parquet(out / f"{new}.parquet") if new == "tech" else frame.to_csv(
+            out / f"{new}.csv", index=False
+        )
+    for kind, names in (("board", board_names), ("college", college_names)):
+        schema = load_schema(tmp_path / "raw" / "schemas" / f"{kind}.toml").to_dict()
+        schema["id_column"] = names.pop("oen")
+        schema["columns"] = {names.get(k, k): v for k, v in schema["columns"].items()}
+        schema["record_order"] = [names.get(k, k) for k in schema["record_order"]]
+        (out / f"{kind}.toml").write_text(tomli_w.dumps(schema))
+    path = write_federation(
+        tmp_path / "federation.toml",
+        ("west", "east", "tech", "helper_one", "helper_two"),
+        schemas={
+            "west": "data/board.toml",
+            "east": "data/board.toml",
+            "tech": "data/college.toml",
+        },
+    )
+    federation = load_federation(path)
+    data = {
+        "west": out / "west.csv",
+        "east": out / "east.csv",
+        "tech": out / "tech.parquet",
+    }
+
+    run = run_local(federation, data, RENAMED, tmp_path / "session")
+
+    request, frames, schemas = reference_inputs(federation, data, RENAMED)
+    expected = reference_table(request, frames, schemas=schemas)
+    assert run.table.same_release(expected), run.table.render()
+    assert federation.effective_threshold == 2
