@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from parties.errors import RequestError
+from parties.errors import RequestError, reject_unknown_keys
 from parties.expressions import POPULATION, And, ColumnRef, Expr, InSet, IsNull
 from parties.schema import Column, Schema
 
@@ -21,12 +21,7 @@ PARTNER_DIMENSION = "@partner"
 
 
 def _no_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise RequestError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed keys are "
-            f"{', '.join(sorted(allowed))}."
-        )
+    reject_unknown_keys(table, allowed, where, RequestError)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Errors raised by the party-side code, all under :class:`mpc.errors.CrpError`."""
 
+from typing import Any
+
 from mpc.errors import CrpError
 
 
@@ -26,3 +28,15 @@ class PolicyRefusal(CrpError):
         super().__init__(message)
         self.node = node
         self.rule = rule
+
+
+def reject_unknown_keys(
+    table: dict[str, Any], allowed: set[str], where: str, error: type[CrpError]
+) -> None:
+    """Raise ``error`` naming ``where`` if ``table`` has keys outside ``allowed``."""
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise error(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed keys are "
+            f"{', '.join(sorted(allowed))}."
+        )

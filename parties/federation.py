@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parties.errors import ConfigError
+from parties.errors import ConfigError, reject_unknown_keys
 from parties.schema import Schema, load_schema
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$")
@@ -193,9 +193,4 @@ def _check_host(host: str, where: str) -> None:
 
 
 def _no_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
-            f"{', '.join(sorted(allowed))}."
-        )
+    reject_unknown_keys(table, allowed, where, ConfigError)

@@ -55,7 +55,7 @@ from parties.dimensions import (
     Level,
     parse_dimension,
 )
-from parties.errors import RequestError
+from parties.errors import RequestError, reject_unknown_keys
 from parties.expressions import Expr, Scope, parse_condition
 from parties.schema import Schema
 
@@ -273,12 +273,7 @@ def parse_request(
 
 
 def _no_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise RequestError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed keys are "
-            f"{', '.join(sorted(allowed))}."
-        )
+    reject_unknown_keys(table, allowed, where, RequestError)
 
 
 def _list_of_tables(value: Any, key: str, source: str) -> list[dict[str, Any]]:
