@@ -33,6 +33,7 @@ import numpy as np
 from mpc import sharing
 from mpc.circuit import Circuit
 from mpc.context import SessionContext
+from mpc.dealing import sum_of_dealings
 from mpc.errors import ProtocolError
 from mpc.field import SMALL, SMALL_MODULUS, lagrange_coefficients
 
@@ -105,32 +106,11 @@ async def reduce_degree(
         SMALL_MODULUS, tuple(sharing.point(d) for d in dealers), 0
     )
 
-    outgoing: dict[int, np.ndarray] = {}
-    total = SMALL.zeros(shape)
+    dealt = None
     if me in dealers:
         weighted = SMALL.scale(values, weights[dealers.index(me)])
         dealt = sharing.deal(SMALL, weighted, me, t, m, ctx.pair_keys, label)
-        for party, share in dealt.items():
-            if party == me:
-                total = SMALL.add(total, share)
-            else:
-                outgoing[party] = share
-    incoming = [d for d in dealers if d != me and me not in sharing.helpers(d, m, t)]
-    flat_rows = shape[0] if len(shape) else 1
-    got = await ctx.messenger.exchange(
-        SMALL, outgoing, incoming, rows=flat_rows, tail=tuple(shape[1:])
-    )
-    for dealer in dealers:
-        if dealer == me:
-            continue
-        if dealer in got:
-            part = got[dealer].reshape(shape)
-        else:
-            part = sharing.helper_share(
-                SMALL, dealer, me, shape, ctx.pair_keys[dealer], label
-            )
-        total = SMALL.add(total, part)
-    return total
+    return await sum_of_dealings(ctx, SMALL, dealt, dealers, t, shape, label)
 
 
 async def evaluate_shared(

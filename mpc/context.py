@@ -8,7 +8,6 @@ so that a test can compare the transcript with the leakage the README states.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import resource
@@ -113,10 +112,6 @@ class SessionContext:
     runtime: Any = None
     phases: list[PhaseStats] = field(default_factory=list)
     progress: Any = None
-
-    @property
-    def everyone(self) -> range:
-        return range(self.parties)
 
     def others(self) -> list[int]:
         return [p for p in range(self.parties) if p != self.party]
@@ -224,8 +219,3 @@ async def agree_keys(
                 f"Party {peer} sent {len(data)} bytes of keys, not {offset}."
             )
     return pair_keys, set_keys
-
-
-def all_subsets(parties: int, size: int) -> list[tuple[int, ...]]:
-    """Every subset of the given size, in lexicographic order."""
-    return list(itertools.combinations(range(parties), size))

@@ -43,6 +43,7 @@ import numpy as np
 
 from mpc import noise, sharing, suppression
 from mpc.context import SessionContext
+from mpc.dealing import sum_of_dealings
 from mpc.field import SMALL, SMALL_MODULUS
 from mpc.suppression import COMPLEMENT, MIN_CELL_SIZE, RELEASED, TableShape
 
@@ -120,48 +121,14 @@ async def add_joint_noise(
     """Add discrete Laplace noise that every party contributes to (Polya split)."""
     honest = ctx.parties - ctx.threshold
     mine = SMALL.from_ints(noise.contribution(table.shape, alpha, honest))
-    total = table
-    for dealer in range(ctx.parties):
-        share = await _dealt_from(
-            ctx,
-            dealer,
-            mine if dealer == ctx.party else None,
-            table.shape,
-            (label, dealer),
-        )
-        total = SMALL.add(total, share)
-    return total
-
-
-async def _dealt_from(
-    ctx: SessionContext,
-    dealer: int,
-    values: np.ndarray | None,
-    shape: tuple[int, ...],
-    label: object,
-) -> np.ndarray:
-    """This party's share of a value that ``dealer`` inputs (compressed dealing)."""
-    me, t, m = ctx.party, ctx.threshold, ctx.parties
-    outgoing: dict[int, np.ndarray] = {}
-    own: np.ndarray | None = None
-    if me == dealer:
-        if values is None:
-            raise ValueError("the dealer must pass its values")
-        shares = sharing.deal(SMALL, values, me, t, m, ctx.pair_keys, label)
-        own = shares.pop(me)
-        outgoing = shares
-    helpers = sharing.helpers(dealer, m, t)
-    incoming = [dealer] if me != dealer and me not in helpers else []
-    got = await ctx.messenger.exchange(
-        SMALL, outgoing, incoming, rows=shape[0], tail=tuple(shape[1:])
+    dealt = sharing.deal(
+        SMALL, mine, ctx.party, ctx.threshold, ctx.parties, ctx.pair_keys, label
     )
-    if own is not None:
-        return own
-    if me in helpers:
-        return sharing.helper_share(
-            SMALL, dealer, me, shape, ctx.pair_keys[dealer], label
-        )
-    return got[dealer].reshape(shape)
+    everyone = range(ctx.parties)
+    total = await sum_of_dealings(
+        ctx, SMALL, dealt, everyone, ctx.threshold, table.shape, label
+    )
+    return SMALL.add(table, total)
 
 
 async def release(

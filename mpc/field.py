@@ -298,14 +298,6 @@ SMALL = Mersenne61()
 GROUP = GroupOrderField()
 
 
-def inverse(value: int, modulus: int) -> int:
-    """Multiplicative inverse modulo a prime."""
-    value %= modulus
-    if value == 0:
-        raise ZeroDivisionError("zero has no inverse")
-    return pow(value, -1, modulus)
-
-
 def batch_inverse(values: np.ndarray, modulus: int) -> np.ndarray:
     """Inverses of many nonzero ints with one modular inversion (Montgomery's trick)."""
     flat = [int(v) for v in np.asarray(values, dtype=object).reshape(-1)]

@@ -40,6 +40,7 @@ import rbcl
 
 from mpc import sharing
 from mpc.context import SessionContext
+from mpc.dealing import sum_of_dealings
 from mpc.field import GROUP, GROUP_ORDER, batch_inverse, lagrange_coefficients
 
 POINT_BYTES = 32
@@ -146,65 +147,28 @@ async def _random_sharing(
     label: object,
 ) -> np.ndarray:
     """Shares of a uniformly random value: the sum of the dealers' random secrets."""
-    me, m = ctx.party, ctx.parties
-    outgoing: dict[int, np.ndarray] = {}
-    mine = GROUP.zeros(shape)
-    if me in dealers:
-        _, shares = sharing.deal_random(
-            GROUP, me, degree, m, ctx.pair_keys, ctx.own_key, shape, label
+    dealt = None
+    if ctx.party in dealers:
+        _, dealt = sharing.deal_random(
+            GROUP,
+            ctx.party,
+            degree,
+            ctx.parties,
+            ctx.pair_keys,
+            ctx.own_key,
+            shape,
+            label,
         )
-        for party, share in shares.items():
-            if party == me:
-                mine = GROUP.add(mine, share)
-            else:
-                outgoing[party] = share
-    return await _collect(ctx, outgoing, dealers, degree, shape, label, mine)
+    return await sum_of_dealings(ctx, GROUP, dealt, dealers, degree, shape, label)
 
 
 async def _zero_sharing(
     ctx: SessionContext, rows: int, dealers: tuple[int, ...], degree: int, label: object
 ) -> np.ndarray:
     """Shares of zero with a uniformly random polynomial of the given degree."""
-    me, m = ctx.party, ctx.parties
-    outgoing: dict[int, np.ndarray] = {}
-    mine = GROUP.zeros((rows,))
-    if me in dealers:
-        shares = sharing.zero_sharing(
-            GROUP, me, degree, m, ctx.pair_keys, (rows,), label
+    dealt = None
+    if ctx.party in dealers:
+        dealt = sharing.zero_sharing(
+            GROUP, ctx.party, degree, ctx.parties, ctx.pair_keys, (rows,), label
         )
-        for party, share in shares.items():
-            if party == me:
-                mine = GROUP.add(mine, share)
-            else:
-                outgoing[party] = share
-    return await _collect(ctx, outgoing, dealers, degree, (rows,), label, mine)
-
-
-async def _collect(
-    ctx: SessionContext,
-    outgoing: dict[int, np.ndarray],
-    dealers: tuple[int, ...],
-    degree: int,
-    shape: tuple[int, ...],
-    label: object,
-    mine: np.ndarray,
-) -> np.ndarray:
-    me, m = ctx.party, ctx.parties
-    incoming = [
-        d for d in dealers if d != me and me not in sharing.helpers(d, m, degree)
-    ]
-    got = await ctx.messenger.exchange(
-        GROUP, outgoing, incoming, rows=shape[0], tail=shape[1:]
-    )
-    total = mine
-    for dealer in dealers:
-        if dealer == me:
-            continue
-        if dealer in got:
-            part = got[dealer]
-        else:
-            part = sharing.helper_share(
-                GROUP, dealer, me, shape, ctx.pair_keys[dealer], label
-            )
-        total = GROUP.add(total, part)
-    return total
+    return await sum_of_dealings(ctx, GROUP, dealt, dealers, degree, (rows,), label)

@@ -16,7 +16,6 @@ receive at once, so that a crashed peer ends the session instead of hanging it.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import ssl
@@ -369,11 +368,3 @@ async def disconnect(runtime: Any, timeout: float = 15.0) -> None:
 def bytes_sent(runtime: Any) -> int:
     """Bytes this party has sent to its peers so far in the session."""
     return int(getattr(runtime, "crp_bytes_sent", 0))
-
-
-def options_namespace() -> argparse.Namespace:
-    """MPyC's default options (for tools that need them without a session)."""
-    import_mpyc()
-    import mpyc
-
-    return mpyc._get_arg_parser().parse_args([])

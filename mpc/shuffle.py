@@ -47,6 +47,7 @@ import numpy as np
 
 from mpc import prg, sharing
 from mpc.context import SessionContext
+from mpc.dealing import sum_of_dealings
 from mpc.errors import ProtocolError
 from mpc.field import Field
 
@@ -429,46 +430,15 @@ async def _deal_out(
 ) -> list[Block]:
     """Turn an additive sharing among ``members`` into Shamir shares for everyone."""
     me, t, m = ctx.party, ctx.threshold, ctx.parties
-    dealt: dict[int, list[np.ndarray]] = {}
-    outgoing: dict[int, list[np.ndarray]] = {}
-    if me in members:
-        per_block = [
-            sharing.deal(
-                block.field, block.values, me, t, m, ctx.pair_keys, (label, "out", b)
-            )
-            for b, block in enumerate(shares)
-        ]
-        for party in per_block[0]:
-            arrays = [d[party] for d in per_block]
-            if party == me:
-                dealt[me] = arrays
-            else:
-                outgoing[party] = arrays
-
-    # Every party hears from the dealers for which it is not a helper.
-    senders = [d for d in members if d != me and me not in sharing.helpers(d, m, t)]
-    counts = [total if p in members else 0 for p in range(m)]
-    received = await _send_blocks(ctx, templates, outgoing, senders, counts)
-
     out = []
     for b, template in enumerate(templates):
-        field = template.field
-        values = field.zeros((total, *widths[b]))
-        for dealer in members:
-            if dealer == me:
-                part = dealt[me][b]
-            elif me in sharing.helpers(dealer, m, t):
-                part = sharing.helper_share(
-                    field,
-                    dealer,
-                    me,
-                    (total, *widths[b]),
-                    ctx.pair_keys[dealer],
-                    (label, "out", b),
-                )
-            else:
-                part = received[dealer][b]
-            values = field.add(values, part)
+        field, step = template.field, (label, "out", b)
+        dealt = None
+        if me in members:
+            dealt = sharing.deal(field, shares[b].values, me, t, m, ctx.pair_keys, step)
+        values = await sum_of_dealings(
+            ctx, field, dealt, members, t, (total, *widths[b]), step
+        )
         out.append(Block(field, values))
     return out
 

@@ -146,8 +146,6 @@ def run_local(
         for proc in processes:
             proc.wait()
         raise
-    finally:
-        pass
 
     failed = [i for i, proc in enumerate(processes) if proc.returncode != 0]
     if failed:
